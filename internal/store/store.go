@@ -1,0 +1,245 @@
+// Package store opens nymwatch's embedded SQLite database: one writer
+// connection (immediate transactions), a small read-only pool that never
+// waits on the writer (WAL), embedded migrations versioned by
+// PRAGMA user_version, and an exclusive lock file so two daemons cannot
+// share one database file.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// DB is the opened store. W is the single writer; R is for reads only.
+type DB struct {
+	W    *sql.DB
+	R    *sql.DB
+	Path string
+	lock *os.File
+}
+
+// ErrLocked is returned when another process holds the database.
+var ErrLocked = errors.New("database is in use by another nymwatch process")
+
+// ErrSchemaTooNew is returned for a database written by a newer nymwatch.
+var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+
+const busyTimeoutMS = 5000
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.Itoa(busyTimeoutMS)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path and applies pending
+// migrations. It fails with ErrLocked if another process has it open.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("store: empty path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: create directory: %w", err)
+	}
+	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("store: %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("store: lock %s: %w", path, err)
+	}
+	db := &DB{Path: path, lock: lf}
+	if db.W, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open writer: %w", err)
+	}
+	// One writer: SQLite serialises writes anyway, and a single connection
+	// avoids SQLITE_BUSY_SNAPSHOT on read-then-write transactions.
+	db.W.SetMaxOpenConns(1)
+	db.W.SetConnMaxIdleTime(0)
+	if err := db.W.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, db.W, migrationsFS); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.R, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open reader: %w", err)
+	}
+	db.R.SetMaxOpenConns(4)
+	if err := db.R.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open reader: %w", err)
+	}
+	return db, nil
+}
+
+// Close closes both pools and releases the lock.
+func (db *DB) Close() error {
+	var errs []error
+	if db.R != nil {
+		errs = append(errs, db.R.Close())
+	}
+	if db.W != nil {
+		errs = append(errs, db.W.Close())
+	}
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close()) // closing releases the flock
+	}
+	return errors.Join(errs...)
+}
+
+// Tx runs fn in one immediate write transaction and commits it if fn returns nil.
+func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the writer answers; used by readiness and the watchdog.
+func (db *DB) Ping(ctx context.Context) error { return db.W.PingContext(ctx) }
+
+// SchemaVersion returns the current PRAGMA user_version.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.R.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
+}
+
+type migration struct {
+	version int
+	name    string
+}
+
+func migrations(fsys fs.FS) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("store: read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("store: migration %q: name must start with a positive number and '_'", e.Name())
+		}
+		ms = append(ms, migration{version: v, name: e.Name()})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := range ms {
+		if ms[i].version != i+1 {
+			return nil, fmt.Errorf("store: migration %q: versions must be consecutive from 1", ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// LatestVersion is the schema version this binary migrates to.
+func LatestVersion() int {
+	ms, err := migrations(migrationsFS)
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+func migrate(ctx context.Context, w *sql.DB, fsys fs.FS) error {
+	ms, err := migrations(fsys)
+	if err != nil {
+		return err
+	}
+	var cur int
+	if err := w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("store: schema version %d, this binary knows up to %d: %w", cur, len(ms), ErrSchemaTooNew)
+	}
+	for _, m := range ms[cur:] {
+		body, err := fs.ReadFile(fsys, "migrations/"+m.name)
+		if err != nil {
+			return fmt.Errorf("store: read %s: %w", m.name, err)
+		}
+		tx, err := w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
+		}
+		// PRAGMA takes no bound parameters; the version is an int we made.
+		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.version)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("store: migration %s: set version: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %s: commit: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// Millis converts t to UTC unix milliseconds, the storage format for every
+// timestamp (text times from the driver carry a monotonic suffix).
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// NullMillis is Millis, or SQL NULL for the zero time.
+func NullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// FromMillis is the inverse of Millis, in UTC.
+func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// FromNullMillis is the inverse of NullMillis: NULL gives the zero time.
+func FromNullMillis(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return FromMillis(n.Int64)
+}
