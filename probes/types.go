@@ -48,6 +48,13 @@ type Node struct {
 	WSSPort   uint16   `json:"wss_port,omitempty"` // announced wss, if any
 	Version   string   `json:"version,omitempty"`
 	Staging   bool     `json:"staging,omitempty"` // marked staging/pre-production in config
+	// Performance is nym-api's skimmed performance in [0,1] (0 if unknown;
+	// nym-api itself reports 0 for nodes without data).
+	Performance float64 `json:"performance,omitempty"`
+	// Undescribed: still bonded but absent from nym-api's last describe run
+	// (nym-api could not reach it); the node is carried over from an earlier
+	// directory so that an outage does not silently remove it from probing.
+	Undescribed bool `json:"undescribed,omitempty"`
 }
 
 // Kind is what a probe checks.
@@ -80,6 +87,9 @@ type Service struct {
 	URL  string `json:"url"`
 	// Kind: "nym-api", "nymvpn-api" or "http".
 	Kind string `json:"kind"`
+	// LatencyThreshold, if set, overrides ProberOptions.LatencyThreshold:
+	// a correct answer slower than this is a failure with ReasonSlow.
+	LatencyThreshold time.Duration `json:"latency_threshold,omitempty"`
 }
 
 // Reason is why a probe failed, from a small fixed vocabulary so that metrics
