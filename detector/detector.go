@@ -1,0 +1,365 @@
+package detector
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nymwatch/nymwatch/probes"
+)
+
+// Detector turns results and alerts into anomalies. It is pure logic over
+// the times it is given (Result.At, the now of Evaluate / ObserveAlerts) and
+// safe for concurrent use (one mutex; every method is short).
+type Detector struct {
+	mu sync.Mutex
+	o  Options
+
+	targets map[string]*targetState
+	comps   map[string]*compState
+	anoms   map[string]*anomState // open anomalies by component
+	lastIDs map[string]string     // component → ID of its last resolved anomaly
+
+	alerts    map[string]*alertState // firing, by fingerprint
+	alertEnds map[string]int64       // resolved fingerprint → endsAt
+	recent    map[string]int64       // Alert.Key of resolved alerts seen → when
+	orphans   []alertState           // resolved alerts never seen firing
+
+	vantage   vantageState
+	directory bool             // SetTargets has been called: unknown node results are stale
+	holds     map[string]int64 // component → when its operational decision began waiting for controls
+}
+
+// anomState is an open anomaly and what the detector needs to carry it on.
+type anomState struct {
+	A            Anomaly                `json:"anomaly"`
+	Kind         string                 `json:"kind"`
+	Contribs     map[string]contribInfo `json:"contribs"` // contributing now
+	Sig          string                 `json:"sig"`      // last material state
+	LastRecovery int64                  `json:"last_recovery"`
+	dirty        bool
+}
+
+type contribInfo struct {
+	Since int64 `json:"since"`
+}
+
+// New returns a detector with opts (zero fields take their defaults).
+func New(opts Options) *Detector {
+	d := &Detector{o: opts.withDefaults()}
+	d.reset()
+	return d
+}
+
+func (d *Detector) reset() {
+	d.targets = map[string]*targetState{}
+	d.comps = map[string]*compState{}
+	d.anoms = map[string]*anomState{}
+	d.lastIDs = map[string]string{}
+	d.alerts = map[string]*alertState{}
+	d.alertEnds = map[string]int64{}
+	d.recent = map[string]int64{}
+	d.orphans = nil
+	d.vantage = vantageState{}
+	d.directory = false
+	d.holds = map[string]int64{}
+}
+
+// Reconfigure changes the thresholds (SIGHUP) and keeps all state: open
+// anomalies keep their IDs and classes; new thresholds apply from the next
+// observation and Evaluate.
+func (d *Detector) Reconfigure(opts Options) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.o = opts.withDefaults()
+}
+
+// Observe records one probe result. Results older than (or as old as) the
+// target's latest one are ignored, so a duplicated probe run counts once.
+// A result for a node target that the directory no longer lists is dropped.
+func (d *Detector) Observe(r probes.Result) {
+	if r.Target == nil || r.Target.ID == "" {
+		return
+	}
+	at := toMs(r.At.UTC())
+	if at <= 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ts := d.targets[r.Target.ID]
+	if ts == nil {
+		ts = &targetState{Target: cloneTarget(r.Target)}
+		ts.classify()
+		if ts.isNode() && d.directory {
+			return // late result for a node the directory dropped
+		}
+		d.targets[r.Target.ID] = ts
+	} else if !ts.isNode() {
+		// Services and controls come from config, not the directory.
+		ts.Target = cloneTarget(r.Target)
+		ts.classify()
+	}
+	if at <= ts.LastAt {
+		return
+	}
+	skip := false
+	if ts.Tainted && !d.vantage.CutOff {
+		ts.resetFailure()
+		skip = true
+	}
+	ts.observe(&d.o, &r, at, skip)
+	if sampled(ts.group) {
+		d.comp(ts.group).Fresh = true
+	}
+}
+
+func (d *Detector) comp(name string) *compState {
+	c := d.comps[name]
+	if c == nil {
+		c = &compState{}
+		d.comps[name] = c
+	}
+	return c
+}
+
+// sampled reports whether a component keeps a performance baseline.
+func sampled(group string) bool {
+	return group == compEntry || group == compExit || strings.HasPrefix(group, mixPrefix) ||
+		strings.HasPrefix(group, svcPrefix)
+}
+
+// SetTargets gives the directory's current view. Node targets not in it are
+// forgotten (not down: their state is dropped, and an anomaly left without
+// targets is resolved saying so). Service and control targets in it are
+// registered or updated but never dropped by it: use Forget for those.
+// Pass the whole list on every refresh; do not call it when a refresh
+// failed (a failed directory load is a Result on "service/nym-api-directory").
+func (d *Detector) SetTargets(targets []*probes.Target) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	seen := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		if t == nil || t.ID == "" {
+			continue
+		}
+		seen[t.ID] = true
+		c := cloneTarget(t)
+		if ts := d.targets[t.ID]; ts != nil {
+			ts.Target = c
+			ts.classify()
+		} else {
+			ts := &targetState{Target: c}
+			ts.classify()
+			d.targets[t.ID] = ts
+		}
+	}
+	for id, ts := range d.targets {
+		if ts.isNode() && !seen[id] {
+			delete(d.targets, id)
+		}
+	}
+	d.directory = true
+}
+
+// Forget drops the state of the given targets (any kind), e.g. services
+// removed from config on reload. Their anomalies resolve at the next
+// Evaluate if no other target keeps them open.
+func (d *Detector) Forget(ids []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range ids {
+		delete(d.targets, id)
+	}
+}
+
+// Open returns the open anomalies, sorted by component.
+func (d *Detector) Open() []Anomaly {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Anomaly, 0, len(d.anoms))
+	for _, st := range d.anoms {
+		out = append(out, copyAnomaly(&st.A))
+	}
+	sortAnomalies(out)
+	return out
+}
+
+func sortAnomalies(as []Anomaly) {
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Component != as[j].Component {
+			return as[i].Component < as[j].Component
+		}
+		return as[i].ID < as[j].ID
+	})
+}
+
+func copyAnomaly(a *Anomaly) Anomaly {
+	c := *a
+	c.Affected = append([]string(nil), a.Affected...)
+	c.Evidence = append([]Evidence(nil), a.Evidence...)
+	c.Promotions = append([]Promotion(nil), a.Promotions...)
+	c.Labels = cloneMap(a.Labels)
+	return c
+}
+
+// Evaluate decides, at now, what the observations so far mean, and returns
+// the anomalies that changed since the previous Evaluate: opened, updated
+// (affected, evidence, reason, first_seen), promoted or resolved. Consumers
+// upsert them by ID.
+func (d *Detector) Evaluate(now time.Time) []Anomaly {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	nowMs := toMs(now.UTC())
+	changedByID := map[string]Anomaly{}
+	emit := func(st *anomState) {
+		if st.dirty {
+			changedByID[st.A.ID] = copyAnomaly(&st.A)
+			st.dirty = false
+		}
+	}
+
+	vf := d.evalVantage(nowMs)
+	frozen := d.vantage.CutOff
+	if !frozen {
+		d.sample()
+	}
+	findings := d.findings(nowMs, frozen)
+	if vf != nil {
+		findings[compVantage] = vf
+	}
+	for c := range d.holds {
+		if findings[c] == nil {
+			delete(d.holds, c)
+		}
+	}
+
+	comps := make([]string, 0, len(findings)+len(d.anoms))
+	for c := range findings {
+		comps = append(comps, c)
+	}
+	for c := range d.anoms {
+		if findings[c] == nil {
+			comps = append(comps, c)
+		}
+	}
+	sort.Strings(comps)
+	for _, c := range comps {
+		if frozen && c != compVantage && !strings.HasPrefix(c, alertPrefix) {
+			continue // cut off: what we see of the network says nothing
+		}
+		f := findings[c]
+		if f == nil {
+			f = &finding{Component: c}
+		}
+		st := d.reconcile(f, nowMs)
+		if st == nil {
+			continue
+		}
+		emit(st)
+		if !st.A.Open() {
+			delete(d.anoms, c)
+			d.lastIDs[c] = st.A.ID
+		}
+	}
+	if !frozen {
+		d.markReported(findings)
+	}
+	for _, a := range d.orphanAnomalies(nowMs) {
+		changedByID[a.ID] = a
+	}
+	// Anomalies marked dirty elsewhere (Restore, orphan alerts) are emitted.
+	for _, st := range d.anoms {
+		emit(st)
+	}
+	changed := make([]Anomaly, 0, len(changedByID))
+	for _, a := range changedByID {
+		changed = append(changed, a)
+	}
+	sortAnomalies(changed)
+	d.o.Metrics.record(d.anoms)
+	return changed
+}
+
+// markReported notes which failures an Evaluate has seen, and drops the
+// short episodes that have now been recorded.
+func (d *Detector) markReported(findings map[string]*finding) {
+	for _, f := range findings {
+		for _, c := range f.Contribs {
+			if c.target == nil || c.Recovered != 0 {
+				continue
+			}
+			if c.slow {
+				c.target.SlowReported = true
+			} else {
+				c.target.Reported = true
+			}
+		}
+	}
+	for _, ts := range d.targets {
+		ts.Missed = nil
+	}
+}
+
+// orphanAnomalies records resolved alerts never seen firing as anomalies
+// opened and resolved at once. Their ID is derived from component and
+// startsAt, so a re-delivery after a restart upserts the same record.
+func (d *Detector) orphanAnomalies(now int64) []Anomaly {
+	var out []Anomaly
+	for i := range d.orphans {
+		st := &d.orphans[i]
+		a := &st.Alert
+		if open := d.anoms[st.Component]; open != nil {
+			// The component is open anyway: keep the alert as evidence.
+			if addEvidence(&open.A, alertContributor(st).Ev) {
+				open.dirty = true
+			}
+			continue
+		}
+		c := alertContributor(st)
+		first := toMs(a.StartsAt)
+		res := toMs(a.EndsAt)
+		if res < first {
+			res = first
+		}
+		an := Anomaly{
+			ID:           anomalyID(st.Component, first),
+			Component:    st.Component,
+			Class:        a.Class,
+			Architecture: alertArchitecture(a, st.Component, d.o.AlertArchitecture),
+			Title:        alertTitle(a, 1),
+			Reason: joinFrags([]string{
+				"Alertmanager alert " + quoteName(a.Name()) + " arrived already resolved",
+				classWhy(a.Class, "alert "+c.Ev.Detail),
+			}),
+			Source:     "alertmanager",
+			Affected:   []string{c.ID},
+			Evidence:   []Evidence{c.Ev},
+			Labels:     cloneMap(a.Labels),
+			FirstSeen:  fromMs(first),
+			DetectedAt: fromMs(now),
+			ResolvedAt: fromMs(res),
+		}
+		d.o.Metrics.transition(an.Class, "opened")
+		d.o.Metrics.delay(&an)
+		d.o.Metrics.transition(an.Class, "resolved")
+		out = append(out, an)
+	}
+	d.orphans = nil
+	return out
+}
+
+// anomalyID is stable for an anomaly's life: its component and its
+// first_seen when it opened (later first_seen corrections keep the ID).
+func anomalyID(component string, firstSeen int64) string {
+	return strings.ReplaceAll(component, "/", ":") + "@" + strconv.FormatInt(firstSeen, 10)
+}
+
+func quoteName(s string) string {
+	if s == "" {
+		return "(no alertname)"
+	}
+	return strconv.Quote(clip(s, maxNameLen))
+}

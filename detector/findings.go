@@ -1,0 +1,527 @@
+package detector
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// contributor is one reason a component is in trouble: a failing target, a
+// slow service, a component's degradation, a firing alert, or a short
+// failure that already recovered (Recovered != 0).
+type contributor struct {
+	ID          string
+	Since       int64
+	LastHealthy int64
+	Ev          Evidence
+	Recovered   int64
+
+	target *targetState
+	slow   bool
+}
+
+// finding is what one Evaluate sees of one component.
+type finding struct {
+	Component       string
+	Kind            string
+	Arch            Architecture
+	Source          string
+	Class           Class
+	Contribs        []contributor
+	Frags           []string // what is seen; "{dur}" becomes the anomaly's age
+	Why             []string // why this class (policy wording)
+	Title           string
+	Labels          map[string]string
+	NeedDisclosable bool // opened only once disclosable (country groupings)
+}
+
+// componentKind is the bounded metric label for a component.
+func componentKind(c string) string {
+	switch {
+	case c == compEntry, c == compExit, c == compVantage:
+		return c
+	case c == compStandby:
+		return "standby"
+	case strings.HasPrefix(c, mixPrefix):
+		return "mixnodes"
+	case strings.HasPrefix(c, countryPfx):
+		return "country"
+	case strings.HasPrefix(c, svcPrefix):
+		return "service"
+	case strings.HasPrefix(c, nodePrefix):
+		return "node"
+	default:
+		return "alert"
+	}
+}
+
+func rank(c Class) int {
+	switch c {
+	case ClassSecurity:
+		return 2
+	case ClassOperational:
+		return 1
+	}
+	return 0
+}
+
+func maxClass(a, b Class) Class {
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+func joinFrags(f []string) string {
+	var out []string
+	for _, s := range f {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func pct(r float64) string { return fmt.Sprintf("%.0f%%", 100*r) }
+
+func clock(ms int64) string { return fromMs(ms).Format("2006-01-02T15:04:05Z") }
+
+func roundDur(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// Policy wording of each class decision (section II / VI).
+const (
+	whyGateway     = "operational: NymVPN connectivity problems or gateway unavailability (policy II)"
+	whyMix         = "operational: network performance degradation (policy II)"
+	whyDegradation = "operational: network performance degradation (policy II)"
+	whyCountry     = "operational: correlated failure of one country's nodes, a third-party infrastructure failure affecting service (policy II)"
+	whyService     = "operational: API or infrastructure outage preventing connections (policy II)"
+	whySlow        = "operational: performance degradation of a centralized service (policy II)"
+	whyLocalized   = "internal: below the user-impact threshold; network node issues are localized to specific operators (policy VI)"
+	whyStandby     = "internal: standby and inactive nodes carry no user traffic (not in the active set), so their failure is never disclosable on its own"
+	whyStaging     = "internal: staging / pre-production target, fixed pre-production; never counted toward user-impact thresholds"
+	whyNoRole      = "internal: node without an active role in the directory; localized to its operator (policy VI)"
+	whyHeld        = "operational decision held: waiting for a control-target observation made after the failures began, to rule out the monitor's own connectivity"
+)
+
+func classWhy(c Class, src string) string {
+	switch c {
+	case ClassSecurity:
+		return "security: " + src + " (policy II: compromise of user data, privacy or cryptographic systems)"
+	case ClassOperational:
+		return "operational: " + src + " (policy II)"
+	}
+	return "internal: " + src
+}
+
+type groupAgg struct {
+	name    string
+	nodes   map[uint32][]*targetState
+	targets []*targetState
+}
+
+func (g *groupAgg) add(ts *targetState) {
+	if g.nodes == nil {
+		g.nodes = map[uint32][]*targetState{}
+	}
+	g.targets = append(g.targets, ts)
+	if ts.isNode() {
+		id := ts.nodeID()
+		g.nodes[id] = append(g.nodes[id], ts)
+	}
+}
+
+// groupSpec is how a node group is judged.
+type groupSpec struct {
+	noun, title string
+	ratio       float64 // 0: never operational on its own
+	min         int
+	opWhy       string
+	intWhy      string
+	country     bool
+}
+
+func (d *Detector) findings(now int64, frozen bool) map[string]*finding {
+	out := map[string]*finding{}
+	if !frozen {
+		groups := map[string]*groupAgg{}
+		countries := map[string]*groupAgg{}
+		ids := make([]string, 0, len(d.targets))
+		for id := range d.targets {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			ts := d.targets[id]
+			if ts.group == "" {
+				continue
+			}
+			g := groups[ts.group]
+			if g == nil {
+				g = &groupAgg{name: ts.group}
+				groups[ts.group] = g
+			}
+			g.add(ts)
+			if ts.country != "" {
+				c := countries[ts.country]
+				if c == nil {
+					c = &groupAgg{name: ts.country}
+					countries[ts.country] = c
+				}
+				c.add(ts)
+			}
+		}
+		for name, g := range groups {
+			var f *finding
+			switch {
+			case strings.HasPrefix(name, svcPrefix):
+				f = d.serviceFinding(g, now)
+			default:
+				f = d.nodeGroupFinding(g, now, d.spec(name, g))
+			}
+			if f != nil {
+				out[name] = f
+			}
+		}
+		for name, g := range countries {
+			if f := d.nodeGroupFinding(g, now, d.spec(name, g)); f != nil {
+				out[name] = f
+			}
+		}
+	}
+	d.alertFindings(out, frozen)
+	return out
+}
+
+func (d *Detector) spec(name string, g *groupAgg) groupSpec {
+	o := &d.o
+	switch {
+	case name == compEntry:
+		return groupSpec{noun: "entry gateways", title: "Entry gateways", ratio: o.GatewayFailureRatio,
+			min: o.MinFailingGateways, opWhy: whyGateway, intWhy: whyLocalized}
+	case name == compExit:
+		return groupSpec{noun: "exit gateways", title: "Exit gateways", ratio: o.GatewayFailureRatio,
+			min: o.MinFailingGateways, opWhy: whyGateway, intWhy: whyLocalized}
+	case strings.HasPrefix(name, mixPrefix):
+		l := strings.TrimPrefix(name, mixPrefix)
+		return groupSpec{noun: "layer " + l + " mix nodes", title: "Mix nodes, layer " + l,
+			ratio: o.MixnodeFailureRatio, min: o.MinFailingMixnodes, opWhy: whyMix, intWhy: whyLocalized}
+	case strings.HasPrefix(name, countryPfx):
+		cc := strings.TrimPrefix(name, countryPfx)
+		return groupSpec{noun: "active nodes in " + cc, title: "Nodes in " + cc, ratio: o.CountryFailureRatio,
+			min: o.CountryMinNodes, opWhy: whyCountry,
+			intWhy: "internal: below the country threshold; localized to specific operators (policy VI)", country: true}
+	case name == compStandby:
+		return groupSpec{noun: "standby/inactive nodes", title: "Standby nodes", intWhy: whyStandby}
+	default: // node/<id>
+		why := whyNoRole
+		for _, ts := range g.targets {
+			if ts.staging() {
+				why = whyStaging
+			}
+		}
+		return groupSpec{noun: "targets of " + name, title: "Node " + strings.TrimPrefix(name, nodePrefix), intWhy: why}
+	}
+}
+
+// held: with control targets configured, an operational decision waits for
+// a control observation made at or after the latest failure it rests on, at
+// most VantageConfirmWithin from when the wait began (so broken control
+// probes delay disclosure, never prevent it).
+func (d *Detector) held(component string, latestSince, now int64) bool {
+	var controls bool
+	var lastCtrl int64
+	for _, ts := range d.targets {
+		if ts.isControl() && !ts.staging() {
+			controls = true
+			lastCtrl = max(lastCtrl, ts.LastAt)
+		}
+	}
+	if !controls || lastCtrl >= latestSince {
+		delete(d.holds, component)
+		return false
+	}
+	start, ok := d.holds[component]
+	if !ok {
+		start = now
+		d.holds[component] = now
+	}
+	return now-start < d.o.VantageConfirmWithin.Milliseconds()
+}
+
+func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *finding {
+	f := &finding{Component: g.name, Kind: componentKind(g.name), Arch: ArchDecentralized, Source: "probe",
+		Class: ClassInternal, Title: sp.title, NeedDisclosable: sp.country}
+	n, flapping := 0, 0
+	missed := map[string]bool{}
+	var latest int64
+	for _, tss := range g.nodes {
+		failing := false
+		for _, ts := range tss {
+			if ts.Failing && !ts.Tainted {
+				failing = true
+				if ts.Flapping {
+					flapping++
+				}
+				latest = max(latest, ts.Since)
+				f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.Since,
+					LastHealthy: ts.LastHealthy, Ev: ts.evidence(ts.Reason, ts.Detail, ts.Since), target: ts})
+			}
+			if sp.country {
+				continue // short episodes are recorded on the role groups
+			}
+			for _, ep := range ts.Missed {
+				if ep.Slow {
+					continue
+				}
+				missed[ts.Target.ID] = true
+				f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ep.Since,
+					LastHealthy: ep.LastHealthy, Recovered: ep.RecoveredAt,
+					Ev: ts.evidence(ep.Reason, ep.Detail, ep.Since), target: ts})
+			}
+		}
+		if failing {
+			n++
+		}
+	}
+	total := len(g.nodes)
+	var why []string
+	if n > 0 {
+		r := float64(n) / float64(max(total, 1))
+		if sp.ratio > 0 {
+			f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s (%s) unreachable for {dur}; threshold %s and at least %d",
+				n, total, sp.noun, pct(r), pct(sp.ratio), sp.min))
+			if n >= sp.min && r >= sp.ratio-1e-9 {
+				f.Class = ClassOperational
+				why = append(why, sp.opWhy)
+			}
+		} else {
+			f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s unreachable for {dur}", n, total, sp.noun))
+		}
+		f.Title = fmt.Sprintf("%s: %d of %d unreachable", sp.title, n, total)
+	} else if len(missed) > 0 {
+		f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s failed and recovered between two evaluations",
+			len(missed), total, sp.noun))
+		f.Title = fmt.Sprintf("%s: brief failure", sp.title)
+	}
+	if flapping > 0 {
+		f.Frags = append(f.Frags, fmt.Sprintf("%d flapping target(s) held open (%d or more state changes within %s) until stable",
+			flapping, d.o.FlapTransitions, d.o.FlapWindow))
+	}
+	if c := d.comps[g.name]; c != nil && c.Degraded {
+		latest = max(latest, c.DegSince)
+		f.Contribs = append(f.Contribs, d.degradationContributor(g.name, c))
+		f.Frags = append(f.Frags, fmt.Sprintf("%s degraded since %s: %s", sp.noun, clock(c.DegSince), c.Why))
+		if now-c.DegSince >= d.o.DegradationSustain.Milliseconds() {
+			f.Class = ClassOperational
+			why = append(why, whyDegradation)
+		} else {
+			f.Frags = append(f.Frags, fmt.Sprintf("degradation not yet sustained for %s", d.o.DegradationSustain))
+		}
+		if f.Title == sp.title {
+			f.Title = sp.title + ": degraded"
+		}
+	}
+	if len(f.Contribs) == 0 {
+		return nil
+	}
+	d.finishClass(f, why, sp.intWhy, latest, now)
+	return f
+}
+
+// finishClass adds the class rationale and applies the vantage hold.
+func (d *Detector) finishClass(f *finding, why []string, intWhy string, latest, now int64) {
+	if !f.Class.Disclosable() {
+		delete(d.holds, f.Component)
+	} else if d.held(f.Component, latest, now) {
+		f.Class = ClassInternal
+		f.Why = []string{whyHeld}
+		return
+	}
+	if f.Class.Disclosable() {
+		f.Why = dedup(why)
+	} else {
+		f.Why = []string{intWhy}
+	}
+}
+
+func dedup(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (d *Detector) degradationContributor(comp string, c *compState) contributor {
+	return contributor{ID: degradeKey + comp, Since: c.DegSince, LastHealthy: c.DegHealthy,
+		Ev: Evidence{TargetID: comp, Reason: "degradation", Detail: c.Why, Since: fromMs(c.DegSince)}}
+}
+
+func (d *Detector) serviceFinding(g *groupAgg, now int64) *finding {
+	name := strings.TrimPrefix(g.name, svcPrefix)
+	f := &finding{Component: g.name, Kind: "service", Arch: ArchCentralized, Source: "probe",
+		Class: ClassInternal, Title: "Service " + name}
+	staging := len(g.targets) > 0
+	var why []string
+	var latest int64
+	intWhy := ""
+	for _, ts := range g.targets {
+		if !ts.staging() {
+			staging = false
+		}
+	}
+	for _, ts := range g.targets {
+		if ts.Failing && !ts.Tainted {
+			latest = max(latest, ts.Since)
+			f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.Since, LastHealthy: ts.LastHealthy,
+				Ev: ts.evidence(ts.Reason, ts.Detail, ts.Since), target: ts})
+			detail := ts.Reason
+			if ts.Detail != "" {
+				detail += ": " + ts.Detail
+			}
+			f.Frags = append(f.Frags, fmt.Sprintf("%s failing for {dur} (%s)", name, detail))
+			f.Title = "Service " + name + " unavailable"
+			if ts.Flapping {
+				f.Frags = append(f.Frags, fmt.Sprintf("flapping (%d or more state changes within %s), held open until stable",
+					d.o.FlapTransitions, d.o.FlapWindow))
+			}
+			switch {
+			case staging:
+			case now-ts.Since >= d.o.ServiceFailureFor.Milliseconds():
+				f.Class = ClassOperational
+				why = append(why, whyService)
+			default:
+				intWhy = fmt.Sprintf("operational once it has failed for %s (service_failure_for)", d.o.ServiceFailureFor)
+			}
+		}
+		if ts.Slow && !ts.Tainted {
+			latest = max(latest, ts.SlowSince)
+			f.Contribs = append(f.Contribs, contributor{ID: slowKey + ts.Target.ID, Since: ts.SlowSince,
+				LastHealthy: ts.SlowLastHealthy, slow: true, target: ts,
+				Ev: ts.evidence("slow", ts.SlowDetail, ts.SlowSince)})
+			f.Frags = append(f.Frags, fmt.Sprintf("%s answering over its latency limit since %s", name, clock(ts.SlowSince)))
+			if f.Title == "Service "+name {
+				f.Title = "Service " + name + " slow"
+			}
+			switch {
+			case staging:
+			case now-ts.SlowSince >= d.o.DegradationSustain.Milliseconds():
+				f.Class = ClassOperational
+				why = append(why, whySlow)
+			default:
+				intWhy = joinFrags([]string{intWhy, fmt.Sprintf("slowness operational once sustained for %s", d.o.DegradationSustain)})
+			}
+		}
+		for _, ep := range ts.Missed {
+			id := ts.Target.ID
+			if ep.Slow {
+				id = slowKey + id
+			}
+			f.Contribs = append(f.Contribs, contributor{ID: id, Since: ep.Since, LastHealthy: ep.LastHealthy,
+				Recovered: ep.RecoveredAt, slow: ep.Slow, target: ts, Ev: ts.evidence(ep.Reason, ep.Detail, ep.Since)})
+		}
+	}
+	if c := d.comps[g.name]; c != nil && c.Degraded && !staging {
+		latest = max(latest, c.DegSince)
+		f.Contribs = append(f.Contribs, d.degradationContributor(g.name, c))
+		f.Frags = append(f.Frags, fmt.Sprintf("%s degraded since %s: %s", name, clock(c.DegSince), c.Why))
+		if f.Title == "Service "+name {
+			f.Title = "Service " + name + " degraded"
+		}
+		if now-c.DegSince >= d.o.DegradationSustain.Milliseconds() {
+			f.Class = ClassOperational
+			why = append(why, whySlow)
+		} else {
+			intWhy = joinFrags([]string{intWhy, fmt.Sprintf("degradation operational once sustained for %s", d.o.DegradationSustain)})
+		}
+	}
+	if len(f.Contribs) == 0 {
+		return nil
+	}
+	if len(f.Frags) == 0 {
+		f.Frags = append(f.Frags, name+" failed and recovered between two evaluations")
+		f.Title = "Service " + name + ": brief failure"
+	}
+	switch {
+	case staging:
+		intWhy = whyStaging
+	case intWhy == "":
+		intWhy = "internal: recovered before user impact"
+	default:
+		intWhy = "internal: " + intWhy
+	}
+	d.finishClass(f, why, intWhy, latest, now)
+	return f
+}
+
+// alertFindings adds firing alerts to their components' findings.
+func (d *Detector) alertFindings(out map[string]*finding, frozen bool) {
+	byComp := map[string][]*alertState{}
+	for _, st := range sortedAlertStates(d.alerts) {
+		byComp[st.Component] = append(byComp[st.Component], st)
+	}
+	for comp, as := range byComp {
+		if frozen && !strings.HasPrefix(comp, alertPrefix) {
+			continue
+		}
+		f := out[comp]
+		if f == nil {
+			f = &finding{Component: comp, Kind: componentKind(comp), Class: ClassInternal, Source: "alertmanager",
+				Arch: alertArchitecture(&as[0].Alert, comp, d.o.AlertArchitecture), Title: alertTitle(&as[0].Alert, len(as))}
+			out[comp] = f
+		}
+		probeClass, hadProbe := f.Class, len(f.Contribs) > 0
+		var names []string
+		whys := map[Class][]string{}
+		for _, st := range as {
+			c := alertContributor(st)
+			f.Contribs = append(f.Contribs, c)
+			f.Class = maxClass(f.Class, st.Alert.Class)
+			names = append(names, quoteName(st.Alert.Name()))
+			whys[st.Alert.Class] = append(whys[st.Alert.Class], classWhy(st.Alert.Class,
+				"alert "+quoteName(st.Alert.Name())+" classified by "+classSourceText(st.Alert.ClassSource)))
+		}
+		f.Frags = append(f.Frags, fmt.Sprintf("Alertmanager: %d alert(s) firing: %s", len(as), strings.Join(dedup(names), ", ")))
+		if !hadProbe || rank(f.Class) > rank(probeClass) {
+			f.Why = dedup(whys[f.Class]) // the alerts decide the class
+		} else {
+			f.Why = append(f.Why, dedup(whys[f.Class])...)
+		}
+		f.Labels = commonLabels(as)
+	}
+}
+
+func classSourceText(src string) string {
+	switch src {
+	case "label":
+		return "its class label"
+	case "rule":
+		return "a classification rule"
+	}
+	return "the default alert class"
+}
+
+func alertTitle(a *Alert, n int) string {
+	name := a.Name()
+	if name == "" {
+		name = "alert"
+	}
+	t := "Alert " + clip(name, maxNameLen)
+	if s := strings.TrimSpace(a.Annotations["summary"]); s != "" {
+		t += ": " + clip(s, 120)
+	}
+	if n > 1 {
+		t += fmt.Sprintf(" (%d alerts)", n)
+	}
+	return t
+}

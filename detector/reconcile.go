@@ -1,0 +1,271 @@
+package detector
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Why a contributor left an anomaly.
+const (
+	leftRecovered = "recovered"
+	leftForgotten = "forgotten"
+	leftMoved     = "moved"
+	leftVantage   = "vantage"
+	leftAlert     = "alert_moved"
+)
+
+// reconcile applies one component's finding to its anomaly: open, update,
+// promote, resolve. It returns the anomaly state touched (nil if none).
+func (d *Detector) reconcile(f *finding, now int64) *anomState {
+	var active, missed []contributor
+	for _, c := range f.Contribs {
+		if c.Recovered != 0 {
+			missed = append(missed, c)
+		} else {
+			active = append(active, c)
+		}
+	}
+	st := d.anoms[f.Component]
+	isNew := false
+	if st == nil {
+		if len(active) == 0 && len(missed) == 0 {
+			return nil
+		}
+		if f.NeedDisclosable && !f.Class.Disclosable() {
+			return nil
+		}
+		first, lh := earliest(f.Contribs)
+		id := anomalyID(f.Component, first)
+		if d.lastIDs[f.Component] == id {
+			id += "-" + strings.TrimPrefix(anomalyID("", now), "@")
+		}
+		st = &anomState{
+			A: Anomaly{ID: id, Component: f.Component, Class: f.Class, Architecture: f.Arch, Source: f.Source,
+				Title: f.Title, LastHealthy: fromMs(lh), FirstSeen: fromMs(first), DetectedAt: fromMs(now)},
+			Kind:     f.Kind,
+			Contribs: map[string]contribInfo{},
+			dirty:    true,
+		}
+		d.anoms[f.Component] = st
+		isNew = true
+		d.o.Metrics.transition(st.A.Class, "opened")
+		if st.A.Class.Disclosable() {
+			d.o.Metrics.delay(&st.A)
+		}
+	}
+	a := &st.A
+
+	// first_seen is the first failing observation of the earliest
+	// contributor; a late-crossing contributor may move it earlier (the ID
+	// stays).
+	if first, lh := earliest(f.Contribs); first != 0 && first < toMs(a.FirstSeen) {
+		a.FirstSeen, a.LastHealthy = fromMs(first), fromMs(lh)
+		st.dirty = true
+	}
+
+	activeIDs := make(map[string]bool, len(active))
+	for _, c := range active {
+		activeIDs[c.ID] = true
+	}
+	var batchRecovered int64
+	left := map[string]int{}
+	for _, id := range slices.Sorted(maps.Keys(st.Contribs)) {
+		if activeIDs[id] {
+			continue
+		}
+		t, why := d.leave(f.Component, id, st.Contribs[id], now)
+		if why == leftRecovered {
+			batchRecovered = max(batchRecovered, t)
+		} else {
+			left[why]++
+		}
+		delete(st.Contribs, id)
+	}
+	for _, c := range missed {
+		batchRecovered = max(batchRecovered, c.Recovered)
+	}
+	st.LastRecovery = max(st.LastRecovery, batchRecovered)
+	for _, c := range active {
+		st.Contribs[c.ID] = contribInfo{Since: c.Since}
+	}
+	for _, c := range f.Contribs {
+		if addEvidence(a, c.Ev) {
+			st.dirty = true
+		}
+		if addAffected(a, c.Ev.TargetID) {
+			st.dirty = true
+		}
+	}
+
+	if len(active) > 0 || isNew {
+		why := f.Why
+		if rank(a.Class) > rank(f.Class) {
+			why = []string{fmt.Sprintf("still %s (decided %s): an anomaly keeps its highest class until it is resolved",
+				a.Class, a.DetectedAt.Format("2006-01-02T15:04:05Z"))}
+		}
+		parts := append(slices.Clone(f.Frags), why...)
+		text := renderReason(parts, now-toMs(a.FirstSeen))
+		if rank(f.Class) > rank(a.Class) {
+			a.Promotions = append(a.Promotions, Promotion{At: fromMs(now), From: a.Class, To: f.Class, Reason: text})
+			d.o.Metrics.transition(f.Class, "promoted")
+			a.Class = f.Class
+			a.DetectedAt = fromMs(now)
+			if a.Class.Disclosable() {
+				d.o.Metrics.delay(a)
+			}
+			st.dirty = true
+		}
+		sig := string(a.Class) + "\x00" + f.Title + "\x00" + strings.Join(parts, "\x00")
+		if sig != st.Sig {
+			st.Sig = sig
+			a.Reason = text
+			a.Title = f.Title
+			st.dirty = true
+		}
+		if f.Labels != nil && !maps.Equal(f.Labels, a.Labels) {
+			a.Labels = cloneMap(f.Labels)
+			st.dirty = true
+		}
+	}
+
+	if len(active) == 0 {
+		res := st.LastRecovery
+		vanished := batchRecovered == 0 && len(left) > 0
+		if vanished || res == 0 {
+			res = now
+		}
+		res = max(res, toMs(a.FirstSeen))
+		a.ResolvedAt = fromMs(res)
+		a.Reason = joinFrags([]string{a.Reason, resolutionNote(a, left, vanished)})
+		st.dirty = true
+		d.o.Metrics.transition(a.Class, "resolved")
+	}
+	return st
+}
+
+func resolutionNote(a *Anomaly, left map[string]int, vanished bool) string {
+	var notes []string
+	if left[leftForgotten] > 0 {
+		notes = append(notes, "targets no longer in the directory (not a failure: the monitor stopped watching them)")
+	}
+	if left[leftMoved] > 0 {
+		notes = append(notes, "targets changed role or group in the directory")
+	}
+	if left[leftVantage] > 0 {
+		notes = append(notes, "failures attributed to the monitor's own vantage point")
+	}
+	if left[leftAlert] > 0 {
+		notes = append(notes, "alerts moved to another component")
+	}
+	var s string
+	if vanished {
+		s = "resolved without a recovery: " + strings.Join(notes, ", ")
+	} else {
+		s = "resolved: recovered"
+		if len(notes) > 0 {
+			s += " (also: " + strings.Join(notes, ", ") + ")"
+		}
+	}
+	if a.Class == ClassInternal && len(a.Promotions) == 0 && a.Component != compVantage && !strings.HasPrefix(a.Component, alertPrefix) {
+		s += "; resolved before user impact: it never crossed the user-impact threshold"
+	}
+	return s
+}
+
+func renderReason(frags []string, ageMs int64) string {
+	return strings.ReplaceAll(joinFrags(frags), "{dur}", roundDur(msDur(max(ageMs, 0))))
+}
+
+// earliest returns the earliest contribution's first failing observation
+// and the last good observation before it.
+func earliest(cs []contributor) (first, lastHealthy int64) {
+	for _, c := range cs {
+		if c.Since != 0 && (first == 0 || c.Since < first) {
+			first, lastHealthy = c.Since, c.LastHealthy
+		}
+	}
+	return first, lastHealthy
+}
+
+// leave says when and why a contributor stopped contributing.
+func (d *Detector) leave(component, id string, ci contribInfo, now int64) (int64, string) {
+	switch {
+	case strings.HasPrefix(id, alertPrefix):
+		fp := strings.TrimPrefix(id, alertPrefix)
+		if end, ok := d.alertEnds[fp]; ok {
+			return end, leftRecovered
+		}
+		return 0, leftAlert
+	case strings.HasPrefix(id, degradeKey):
+		if c := d.comps[component]; c != nil && !c.Degraded && c.DegResolvedAt >= ci.Since {
+			return c.DegResolvedAt, leftRecovered
+		}
+		return now, leftRecovered
+	case component == compVantage:
+		if ts := d.targets[id]; ts != nil && ts.LastGood && ts.GoodRun > 0 {
+			return ts.GoodRun, leftRecovered
+		}
+		return now, leftRecovered
+	case strings.HasPrefix(id, slowKey):
+		ts := d.targets[strings.TrimPrefix(id, slowKey)]
+		switch {
+		case ts == nil:
+			return 0, leftForgotten
+		case ts.Tainted:
+			return 0, leftVantage
+		case !ts.Slow && ts.SlowRecoveredAt >= ci.Since:
+			return ts.SlowRecoveredAt, leftRecovered
+		}
+		return 0, leftMoved
+	}
+	ts := d.targets[id]
+	switch {
+	case ts == nil:
+		return 0, leftForgotten
+	case ts.Tainted:
+		return 0, leftVantage
+	case !ts.Failing && ts.RecoveredAt >= ci.Since && ts.RecoveredAt > 0:
+		return ts.RecoveredAt, leftRecovered
+	}
+	return 0, leftMoved
+}
+
+// evKey: one evidence entry per target for its failures, and one each for
+// its slowness and its component's degradation.
+func evKey(ev *Evidence) string {
+	switch ev.Reason {
+	case "slow", "degradation":
+		return ev.TargetID + "\x00" + ev.Reason
+	}
+	return ev.TargetID
+}
+
+// addEvidence keeps one evidence entry per target (its latest failure),
+// sorted by target id; it reports whether anything changed.
+func addEvidence(a *Anomaly, ev Evidence) bool {
+	k := evKey(&ev)
+	i := sort.Search(len(a.Evidence), func(i int) bool { return evKey(&a.Evidence[i]) >= k })
+	if i < len(a.Evidence) && evKey(&a.Evidence[i]) == k {
+		if a.Evidence[i] == ev {
+			return false
+		}
+		a.Evidence[i] = ev
+		return true
+	}
+	a.Evidence = slices.Insert(a.Evidence, i, ev)
+	return true
+}
+
+// addAffected keeps every target that contributed during the anomaly's
+// life, sorted.
+func addAffected(a *Anomaly, id string) bool {
+	i, found := slices.BinarySearch(a.Affected, id)
+	if found {
+		return false
+	}
+	a.Affected = slices.Insert(a.Affected, i, id)
+	return true
+}

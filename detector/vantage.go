@@ -1,0 +1,118 @@
+package detector
+
+import (
+	"fmt"
+	"sort"
+)
+
+// vantageState says whether the monitor itself is cut off.
+type vantageState struct {
+	CutOff bool `json:"cut_off"`
+	// Boundary is the last moment the vantage point was known good (the
+	// latest good observation of what failed with it): failures that began
+	// after it are attributed to the vantage point.
+	Boundary int64  `json:"boundary"`
+	Since    int64  `json:"since"`
+	Desc     string `json:"desc"` // the counts when it was detected
+}
+
+// evalVantage decides whether the vantage point is cut off, from the
+// latest raw observation of each target (not hysteresis, so it reacts on
+// the first failed round, before any target crosses FailureThreshold).
+//
+// With control targets: ≥ VantageControlFailureRatio of them failing and
+// ≥ VantageNetworkFailureRatio of everything else failing. Without: ≥
+// VantageFallbackRatio of all targets (services included, at least
+// VantageFallbackMinTargets) failing at once.
+//
+// While cut off, failures that began after the boundary are tainted (not
+// counted anywhere, reset on their next observation after the cut-off) and
+// Evaluate freezes every probe anomaly.
+func (d *Detector) evalVantage(now int64) *finding {
+	var controls, others []*targetState
+	controlsKnown := false
+	for _, ts := range d.targets {
+		if ts.staging() {
+			continue
+		}
+		if ts.isControl() {
+			controlsKnown = true
+		}
+		if ts.LastAt == 0 {
+			continue
+		}
+		if ts.isControl() {
+			controls = append(controls, ts)
+		} else {
+			others = append(others, ts)
+		}
+	}
+	failed := func(list []*targetState) []*targetState {
+		var out []*targetState
+		for _, ts := range list {
+			if !ts.LastGood {
+				out = append(out, ts)
+			}
+		}
+		return out
+	}
+	fo := failed(others)
+	var cut bool
+	var set []*targetState
+	var desc string
+	if controlsKnown {
+		fc := failed(controls)
+		set = fc
+		if len(controls) > 0 && len(others) > 0 {
+			rc := float64(len(fc)) / float64(len(controls))
+			ro := float64(len(fo)) / float64(len(others))
+			cut = rc >= d.o.VantageControlFailureRatio-1e-9 && ro >= d.o.VantageNetworkFailureRatio-1e-9
+			desc = fmt.Sprintf("%d of %d control targets (%s) and %d of %d network targets (%s) failing at once; thresholds %s and %s",
+				len(fc), len(controls), pct(rc), len(fo), len(others), pct(ro),
+				pct(d.o.VantageControlFailureRatio), pct(d.o.VantageNetworkFailureRatio))
+		}
+	} else {
+		set = fo
+		if len(others) >= d.o.VantageFallbackMinTargets {
+			r := float64(len(fo)) / float64(len(others))
+			cut = r >= d.o.VantageFallbackRatio-1e-9
+			desc = fmt.Sprintf("%d of %d targets (%s) failing at once and no control targets configured; threshold %s",
+				len(fo), len(others), pct(r), pct(d.o.VantageFallbackRatio))
+		}
+	}
+	if !cut {
+		d.vantage.CutOff = false
+		return nil
+	}
+	if !d.vantage.CutOff {
+		v := vantageState{CutOff: true, Desc: desc}
+		for _, ts := range set {
+			if v.Since == 0 || ts.RunSince < v.Since {
+				v.Since = ts.RunSince
+			}
+			v.Boundary = max(v.Boundary, ts.RunPrevGood)
+		}
+		d.vantage = v
+	}
+	for _, ts := range fo {
+		if ts.RunSince > d.vantage.Boundary {
+			ts.Tainted = true
+		}
+	}
+	f := &finding{Component: compVantage, Kind: compVantage, Arch: ArchCentralized, Source: "probe",
+		Class: ClassInternal, Title: "Monitor vantage point cut off"}
+	sort.Slice(set, func(i, j int) bool { return set[i].Target.ID < set[j].Target.ID })
+	if controlsKnown {
+		for _, ts := range set {
+			f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.RunSince, LastHealthy: ts.RunPrevGood,
+				Ev: ts.evidence(ts.FailReason, ts.FailDetail, ts.RunSince)})
+		}
+	} else {
+		f.Contribs = append(f.Contribs, contributor{ID: vantageNetID, Since: d.vantage.Since, LastHealthy: d.vantage.Boundary,
+			Ev: Evidence{TargetID: vantageNetID, Reason: "network", Detail: d.vantage.Desc, Since: fromMs(d.vantage.Since)}})
+	}
+	f.Frags = []string{d.vantage.Desc}
+	f.Why = []string{"internal: the monitor's own vantage point is cut off: not an incident of the network, never paged for disclosure",
+		"anomalies of targets that failed with it are suppressed while it lasts"}
+	return f
+}
