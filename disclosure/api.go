@@ -1,0 +1,309 @@
+package disclosure
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nymwatch/nymwatch/detector"
+)
+
+// DefaultMaxBodyBytes bounds request bodies of the incidents API.
+const DefaultMaxBodyBytes = 64 << 10
+
+// APIOptions configures NewAPI.
+type APIOptions struct {
+	Service *Service
+	// OperatorToken authorizes state changes (the content of
+	// auth.operator_token_file; surrounding whitespace is ignored). Empty:
+	// every state change is refused with 403.
+	OperatorToken []byte
+	Logger        *slog.Logger
+	// Now is the clock of human actions; nil means time.Now.
+	Now func() time.Time
+	// MaxBodyBytes: 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// API serves the incidents HTTP API:
+//
+//	GET   /api/v1/incidents[?state=S&class=C&limit=N]  {"incidents":[…]} newest first
+//	GET   /api/v1/incidents/{id}                       incident with report, anomalies, audit
+//	GET   /api/v1/incidents/{id}/report.md             Markdown report (text/markdown)
+//	POST  /api/v1/incidents/{id}/confirm               bearer token
+//	POST  /api/v1/incidents/{id}/dismiss               bearer token; {"reason":"…"} or form reason=…
+//	POST  /api/v1/incidents/{id}/resolve               bearer token
+//	PATCH /api/v1/incidents/{id}                       bearer token; {"field":"text"|null, …}
+//
+// Errors are {"error":"…"}: 400 bad input, 401 missing/wrong token, 403 no
+// token configured, 404 unknown incident, 409 illegal transition, 413 body
+// too large.
+type API struct {
+	svc     *Service
+	auth    operatorAuth
+	log     *slog.Logger
+	now     func() time.Time
+	maxBody int64
+	mux     *http.ServeMux
+}
+
+// NewAPI builds the API. It implements http.Handler on its own mux; use
+// Register to add its routes to the daemon's mux instead.
+func NewAPI(opts APIOptions) (*API, error) {
+	if opts.Service == nil {
+		return nil, errors.New("disclosure: API needs a Service")
+	}
+	a := &API{
+		svc:     opts.Service,
+		auth:    newOperatorAuth(opts.OperatorToken),
+		log:     opts.Logger,
+		now:     opts.Now,
+		maxBody: opts.MaxBodyBytes,
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBodyBytes
+	}
+	a.mux = http.NewServeMux()
+	a.Register(a.mux)
+	return a, nil
+}
+
+// Register adds the API's routes to mux (Go 1.22 method patterns).
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/incidents", a.list)
+	mux.HandleFunc("GET /api/v1/incidents/{id}", a.get)
+	mux.HandleFunc("GET /api/v1/incidents/{id}/report.md", a.report)
+	mux.HandleFunc("POST /api/v1/incidents/{id}/confirm", a.authorized(a.confirm))
+	mux.HandleFunc("POST /api/v1/incidents/{id}/dismiss", a.authorized(a.dismiss))
+	mux.HandleFunc("POST /api/v1/incidents/{id}/resolve", a.authorized(a.resolve))
+	mux.HandleFunc("PATCH /api/v1/incidents/{id}", a.authorized(a.patch))
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if status, msg := a.auth.check(w, r); status != 0 {
+			// Never log the header: it may hold a (wrong) token.
+			a.log.Warn("refused incident change", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr, "status", status)
+			writeError(w, status, msg)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg}) // a map of strings always marshals
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// fail maps service errors to statuses; unexpected ones are logged and
+// answered without detail.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		conflict *ConflictError
+		invalid  *InvalidError
+		tooBig   *http.MaxBytesError
+	)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("incident %q not found", r.PathValue("id")))
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, conflict.Error())
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, invalid.Error())
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+	default:
+		a.log.Error("incidents api", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := Filter{State: State(q.Get("state")), Class: detector.Class(q.Get("class"))}
+	if f.State != "" && !f.State.Valid() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown state %q (internal, draft, confirmed, dismissed, resolved)", f.State))
+		return
+	}
+	if f.Class != "" && !f.Class.Valid() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown class %q (security, operational, internal)", f.Class))
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxListLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be an integer from 1 to %d", MaxListLimit))
+			return
+		}
+		f.Limit = n
+	}
+	incs, err := a.svc.List(r.Context(), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]incidentJSON, 0, len(incs))
+	for _, inc := range incs {
+		out = append(out, inc.toJSON(false))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
+	inc, err := a.svc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc.toJSON(true))
+}
+
+func (a *API) report(w http.ResponseWriter, r *http.Request) {
+	inc, err := a.svc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.WriteString(w, RenderMarkdown(inc))
+}
+
+func (a *API) respond(w http.ResponseWriter, r *http.Request, inc *Incident, err error) {
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc.toJSON(true))
+}
+
+func (a *API) confirm(w http.ResponseWriter, r *http.Request) {
+	inc, err := a.svc.Confirm(r.Context(), r.PathValue("id"), actorFor(r), a.now())
+	a.respond(w, r, inc, err)
+}
+
+func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
+	inc, err := a.svc.Resolve(r.Context(), r.PathValue("id"), actorFor(r), a.now())
+	a.respond(w, r, inc, err)
+}
+
+func (a *API) dismiss(w http.ResponseWriter, r *http.Request) {
+	reason, err := dismissReason(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inc, err := a.svc.Dismiss(r.Context(), r.PathValue("id"), reason, actorFor(r), a.now())
+	a.respond(w, r, inc, err)
+}
+
+// dismissReason reads {"reason": "..."} or a form field reason.
+func dismissReason(r *http.Request) (string, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/x-www-form-urlencoded":
+		// ParseMultipartForm would hide ParseForm's errors (a body too large).
+		if err := r.ParseForm(); err != nil {
+			return "", badBody(err)
+		}
+		return r.PostForm.Get("reason"), nil
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(DefaultMaxBodyBytes); err != nil {
+			return "", badBody(err)
+		}
+		return r.PostForm.Get("reason"), nil
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(r.Body, &body); err != nil {
+		return "", err
+	}
+	return body.Reason, nil
+}
+
+func (a *API) patch(w http.ResponseWriter, r *http.Request) {
+	var raw map[string]json.RawMessage
+	if err := decodeJSON(r.Body, &raw); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if raw == nil {
+		a.fail(w, r, &InvalidError{Msg: "body must be a JSON object of field to text"})
+		return
+	}
+	changes := make(map[string]*string, len(raw))
+	for k, v := range raw {
+		if string(v) == "null" {
+			changes[k] = nil
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			a.fail(w, r, &InvalidError{Msg: fmt.Sprintf("field %q: value must be a string (or null to restore the generated text)", k)})
+			return
+		}
+		changes[k] = &s
+	}
+	inc, err := a.svc.Edit(r.Context(), r.PathValue("id"), changes, actorFor(r), a.now())
+	a.respond(w, r, inc, err)
+}
+
+// decodeJSON decodes exactly one JSON value; an empty body leaves v unset.
+func decodeJSON(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return badBody(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return badBody(err)
+		}
+		return &InvalidError{Msg: "invalid JSON body: trailing data after the object"}
+	}
+	return nil
+}
+
+func badBody(err error) error {
+	if tooBig, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return tooBig
+	}
+	return &InvalidError{Msg: "invalid request body: " + err.Error()}
+}

@@ -1,0 +1,335 @@
+package disclosure
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Paging label values. The label set of a page is a pure function of the
+// incident and the escalation level, never of the instance that sends it, so
+// an Alertmanager cluster fed by several nymwatch instances sees one alert.
+const (
+	// PagerAlertName is the alertname label of every nymwatch page.
+	PagerAlertName = "NymwatchDisclosurePending"
+
+	// The severity ladder, lowest first. An operational draft starts at
+	// warning, a security draft at critical; each escalation (a configured
+	// delay passed without a human decision, or the end of the UTC day
+	// approaching) climbs one rung, and page is the top.
+	PagerSeverityWarning  = "warning"
+	PagerSeverityCritical = "critical"
+	PagerSeverityPage     = "page"
+)
+
+// Defaults for OutboxOptions.
+const (
+	DefaultPagerResendInterval = time.Minute
+	DefaultPagerDayEndWarning  = time.Hour
+	DefaultPagerMaxAge         = 24 * time.Hour
+	// Alertmanager resolves an alert by itself when endsAt passes, so a
+	// firing page says it is valid for this many resend intervals (Prometheus
+	// uses 4 × max(resend delay, evaluation interval)); a few lost re-sends
+	// do not flap the alert, and a crashed nymwatch lets it lapse.
+	pagerLifetimeResends = 4
+)
+
+// DefaultEscalationDelays are the delays after a draft was opened at which
+// an unanswered page is escalated one severity rung.
+func DefaultEscalationDelays() []time.Duration {
+	return []time.Duration{15 * time.Minute, time.Hour}
+}
+
+// escalationSeverity is the rung of the ladder at level (0 = initial).
+func escalationSeverity(class string, level int) string {
+	rung := level
+	if class == "security" {
+		rung++
+	}
+	switch {
+	case rung <= 0:
+		return PagerSeverityWarning
+	case rung == 1:
+		return PagerSeverityCritical
+	default:
+		return PagerSeverityPage
+	}
+}
+
+// escalationPlan is the paging schedule of a pending draft.
+type escalationPlan struct {
+	resend   time.Duration
+	delays   []time.Duration // ascending, positive
+	dayEnd   time.Duration
+	lifetime time.Duration
+}
+
+// escalationState is where a draft stands on the schedule at one instant.
+type escalationState struct {
+	age          time.Duration
+	escalations  int   // configured delays passed
+	resendIndex  int64 // floor(age / resend interval)
+	dayEndBumped bool  // the draft was pending within dayEnd of a UTC midnight
+	// The latest UTC midnight whose warning window the draft has reached.
+	dayEndMidnight time.Time
+	level          int // escalations + (1 if dayEndBumped)
+}
+
+// state is a pure function of the draft's creation time and now: every
+// instance (and every duplicated scheduler run) computes the same keys.
+func (pl escalationPlan) state(created, now time.Time) escalationState {
+	var st escalationState
+	st.age = max(now.Sub(created), 0)
+	for _, d := range pl.delays {
+		if st.age >= d {
+			st.escalations++
+		}
+	}
+	st.resendIndex = int64(st.age / pl.resend)
+	// The latest midnight M with M-dayEnd <= now. If the draft existed before
+	// M, it was (or is) pending in M's warning window. Once reached, the bump
+	// stays: a draft that has crossed a day unanswered does not calm down.
+	m := now.Add(pl.dayEnd).UTC().Truncate(24 * time.Hour)
+	if created.Before(m) {
+		st.dayEndBumped = true
+		st.dayEndMidnight = m
+	}
+	st.level = st.escalations
+	if st.dayEndBumped {
+		st.level++
+	}
+	return st
+}
+
+// severities lists the distinct severities reached up to level, lowest
+// first. Every reached label set keeps firing while the draft waits (as a
+// Prometheus warning rule keeps firing next to its critical twin) so no
+// alert resolves while nobody has acted; route on severity and inhibit the
+// lower ones with `equal: [alertname, incident_id]`.
+func escalationSeverities(class string, level int) []string {
+	var out []string
+	for i := 0; i <= level; i++ {
+		s := escalationSeverity(class, i)
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// pagerLabels is the label set for subject s at severity sev. Empty values
+// are left out, as Alertmanager drops them anyway.
+func pagerLabels(s Subject, sev string) map[string]string {
+	l := map[string]string{
+		"alertname":   PagerAlertName,
+		"incident_id": s.IncidentID,
+		"severity":    sev,
+	}
+	if s.Class != "" {
+		l["class"] = s.Class
+	}
+	if s.Component != "" {
+		l["component"] = s.Component
+	}
+	return l
+}
+
+// pagerFingerprint identifies a label set (the alert's identity in
+// Alertmanager): sorted name=value pairs, hashed.
+func pagerFingerprint(labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, k := range names {
+		h.Write([]byte(k))
+		h.Write([]byte{0xff})
+		h.Write([]byte(labels[k]))
+		h.Write([]byte{0xff})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// pagerTimeLayout writes timestamps in UTC with milliseconds, as Prometheus
+// does in the alerts it posts.
+const pagerTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func pagerFormatTime(t time.Time) string { return t.UTC().Format(pagerTimeLayout) }
+
+// pagerIncidentURL is where a human confirms or dismisses the draft.
+func pagerIncidentURL(externalURL, apiBaseURL, id string) string {
+	esc := url.PathEscape(id)
+	if externalURL != "" {
+		return strings.TrimRight(externalURL, "/") + "/incidents/" + esc
+	}
+	if apiBaseURL != "" {
+		return strings.TrimRight(apiBaseURL, "/") + "/api/v1/incidents/" + esc
+	}
+	return ""
+}
+
+// pagerStartsAt is when users were first hurt; it falls back to the other
+// known times so Alertmanager never sees a zero start.
+func pagerStartsAt(s Subject, now time.Time) time.Time {
+	for _, t := range []time.Time{s.FirstSeen, s.DetectedAt, s.CreatedAt} {
+		if !t.IsZero() {
+			return t.UTC()
+		}
+	}
+	return now.UTC()
+}
+
+// pagerCreatedAt is when the draft was opened: the origin of the resend and
+// escalation schedule.
+func pagerCreatedAt(s Subject, now time.Time) time.Time {
+	for _, t := range []time.Time{s.CreatedAt, s.DetectedAt, s.FirstSeen} {
+		if !t.IsZero() {
+			return t.UTC()
+		}
+	}
+	return now.UTC()
+}
+
+// escalationFiringPages are the pages due for a pending draft at now. Keys
+// are derived from the schedule, not from the clock of the run that computes
+// them, so a duplicated or repeated run enqueues nothing new:
+//
+//	<id>/resend/<n>/<severity>   the n-th resend interval, per reached severity
+//	<id>/open                    the first page
+//	<id>/escalate/<k>            the k-th configured delay passed
+//	<id>/dayend/<YYYY-MM-DD>     pending within DayEndWarning of that day's end
+func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
+	now = now.UTC()
+	created := pagerCreatedAt(s, now)
+	st := o.plan.state(created, now)
+	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
+	top := escalationSeverity(s.Class, st.level)
+	mk := func(key, sev string) Page {
+		return Page{
+			Key:        key,
+			IncidentID: s.IncidentID,
+			Labels:     pagerLabels(s, sev),
+			Annot:      escalationAnnotations(s, st, created, now, sev, incidentURL),
+			StartsAt:   pagerStartsAt(s, now),
+			EndsAt:     now.Add(o.plan.lifetime),
+			CreatedAt:  now,
+		}
+	}
+	id := s.IncidentID
+	var pages []Page
+	// Re-sends first: when a re-send and an escalation of the same label set
+	// are queued together, the newer row (the escalation, whose key says
+	// why) is the one delivered and the older is superseded.
+	if st.resendIndex >= 1 {
+		for _, sev := range escalationSeverities(s.Class, st.level) {
+			pages = append(pages, mk(fmt.Sprintf("%s/resend/%d/%s", id, st.resendIndex, sev), sev))
+		}
+	}
+	pages = append(pages, mk(id+"/open", escalationSeverity(s.Class, 0)))
+	for k := 1; k <= st.escalations; k++ {
+		// The severity reached at the time of enqueueing: with the day-end
+		// bump it can be above rung k.
+		pages = append(pages, mk(id+"/escalate/"+strconv.Itoa(k), top))
+	}
+	if st.dayEndBumped {
+		day := st.dayEndMidnight.Add(-time.Nanosecond).Format(time.DateOnly)
+		pages = append(pages, mk(id+"/dayend/"+day, top))
+	}
+	return pages
+}
+
+// escalationAnnotations are the human-readable side of a firing page.
+func escalationAnnotations(s Subject, st escalationState, created, now time.Time, sev, incidentURL string) map[string]string {
+	title := s.Title
+	if title == "" {
+		title = s.Component
+	}
+	class := s.Class
+	if class == "" {
+		class = "disclosable"
+	}
+	var d strings.Builder
+	if s.Summary != "" {
+		d.WriteString(strings.TrimSpace(s.Summary))
+		d.WriteString("\n\n")
+	}
+	fmt.Fprintf(&d, "Draft %s incident %s", class, s.IncidentID)
+	if s.Component != "" {
+		fmt.Fprintf(&d, " (%s", s.Component)
+		if s.Architecture != "" {
+			fmt.Fprintf(&d, ", %s", s.Architecture)
+		}
+		d.WriteString(")")
+	}
+	fmt.Fprintf(&d, " waits for a human to confirm or dismiss its public disclosure. Users first affected %s; draft opened %s, pending %s.",
+		pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+	d.WriteString(" Policy: security and operational incidents are disclosed immediately, operational ones the same UTC day.")
+	if st.escalations > 0 {
+		fmt.Fprintf(&d, " Escalated: no decision after %s.", st.age.Truncate(time.Minute))
+	}
+	if st.dayEndBumped {
+		if now.Before(st.dayEndMidnight) {
+			fmt.Fprintf(&d, " Same-day deadline: the UTC day ends at %s, in %s.",
+				pagerFormatTime(st.dayEndMidnight), st.dayEndMidnight.Sub(now).Truncate(time.Second))
+		} else {
+			fmt.Fprintf(&d, " Same-day deadline missed: the draft was still pending when the UTC day ended at %s.",
+				pagerFormatTime(st.dayEndMidnight))
+		}
+	}
+	if incidentURL != "" {
+		fmt.Fprintf(&d, " Decide at %s", incidentURL)
+	}
+	a := map[string]string{
+		"summary":     fmt.Sprintf("Draft %s incident awaits a disclosure decision (%s): %s", class, sev, title),
+		"description": d.String(),
+	}
+	if incidentURL != "" {
+		a["incident_url"] = incidentURL
+	}
+	return a
+}
+
+// escalationEndPage ends one label set: endsAt = now, so Alertmanager
+// resolves the alert at once.
+func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time.Time) Page {
+	now = now.UTC()
+	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
+	what := s.State
+	switch what {
+	case "", "draft":
+		what = "decided"
+	}
+	title := s.Title
+	if title == "" {
+		title = s.Component
+	}
+	a := map[string]string{
+		"summary": fmt.Sprintf("Draft incident %s: %s", what, title),
+		"description": fmt.Sprintf("A human %s the draft incident %s at %s; the disclosure page ends.",
+			what, s.IncidentID, pagerFormatTime(now)),
+	}
+	if incidentURL != "" {
+		a["incident_url"] = incidentURL
+	}
+	startsAt := pagerStartsAt(s, now)
+	if startsAt.After(now) {
+		startsAt = now // Alertmanager rejects endsAt before startsAt
+	}
+	return Page{
+		Key:        s.IncidentID + "/end/" + pagerFingerprint(labels),
+		IncidentID: s.IncidentID,
+		Labels:     labels,
+		Annot:      a,
+		StartsAt:   startsAt,
+		EndsAt:     now,
+		Resolved:   true,
+		CreatedAt:  now,
+	}
+}

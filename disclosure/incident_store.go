@@ -1,0 +1,393 @@
+package disclosure
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/store"
+)
+
+// Store reads incidents from the database. It needs only the database, so
+// the outbox can take it as its DraftSource before the Service (which needs
+// the outbox as its Pages) exists.
+type Store struct {
+	db *store.DB
+}
+
+// NewStore returns a Store over db (opened with store.Open).
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+var _ DraftSource = (*Store)(nil)
+
+// Filter selects incidents for List. Zero values match everything.
+type Filter struct {
+	State State
+	Class detector.Class
+	// Limit bounds the result (newest first); 0 means DefaultListLimit.
+	Limit int
+}
+
+// DefaultListLimit and MaxListLimit bound List.
+const (
+	DefaultListLimit = 500
+	MaxListLimit     = 5000
+)
+
+// queryer is what reads need: the read pool, or the write transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// incidentRow is an incidents row as stored.
+type incidentRow struct {
+	ID             string
+	Class          detector.Class
+	State          State
+	Title          string // generated title; a human's is in overrides
+	Component      string
+	Components     []string
+	Architecture   detector.Architecture
+	Reason         string
+	Affected       []string
+	LastHealthy    time.Time
+	FirstSeen      time.Time
+	DetectedAt     time.Time
+	AcknowledgedAt time.Time
+	ResolvedAt     time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DismissReason  string
+	SupersededBy   string
+	// overrides maps a report field name to a human's text.
+	overrides map[string]string
+}
+
+func incidentColumns() string {
+	cols := []string{
+		"id", "class", "state", "title", "component", "components", "architecture", "reason", "affected",
+		"last_healthy", "first_seen", "detected_at", "acknowledged_at", "resolved_at", "created_at", "updated_at",
+		"dismiss_reason", "superseded_by",
+	}
+	for _, f := range reportFields() {
+		cols = append(cols, f.column)
+	}
+	return strings.Join(cols, ", ")
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIncident(sc scanner) (*incidentRow, error) {
+	var (
+		r                                     incidentRow
+		components, affected                  string
+		lastHealthy, acked, resolved          sql.NullInt64
+		firstSeen, detected, created, updated int64
+		dismiss, superseded                   sql.NullString
+	)
+	fields := reportFields()
+	over := make([]sql.NullString, len(fields))
+	dest := []any{
+		&r.ID, &r.Class, &r.State, &r.Title, &r.Component, &components, &r.Architecture, &r.Reason, &affected,
+		&lastHealthy, &firstSeen, &detected, &acked, &resolved, &created, &updated, &dismiss, &superseded,
+	}
+	for i := range over {
+		dest = append(dest, &over[i])
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(components), &r.Components); err != nil {
+		return nil, fmt.Errorf("incident %s: components: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(affected), &r.Affected); err != nil {
+		return nil, fmt.Errorf("incident %s: affected: %w", r.ID, err)
+	}
+	r.LastHealthy = store.FromNullMillis(lastHealthy)
+	r.FirstSeen = store.FromMillis(firstSeen)
+	r.DetectedAt = store.FromMillis(detected)
+	r.AcknowledgedAt = store.FromNullMillis(acked)
+	r.ResolvedAt = store.FromNullMillis(resolved)
+	r.CreatedAt = store.FromMillis(created)
+	r.UpdatedAt = store.FromMillis(updated)
+	r.DismissReason = dismiss.String
+	r.SupersededBy = superseded.String
+	r.overrides = map[string]string{}
+	for i, f := range fields {
+		if over[i].Valid {
+			r.overrides[f.name] = over[i].String
+		}
+	}
+	return &r, nil
+}
+
+func loadRow(ctx context.Context, q queryer, id string) (*incidentRow, error) {
+	row := q.QueryRowContext(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE id = ?", id)
+	r, err := scanIncident(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load incident %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// member is one anomaly row of an incident.
+type member struct {
+	a             detector.Anomaly
+	raw           string // the stored JSON
+	incidentID    string
+	joinedAt      time.Time
+	disclosableAt time.Time
+}
+
+const memberColumns = "anomaly_id, incident_id, anomaly, joined_at, disclosable_at"
+
+func scanMember(sc scanner) (*member, error) {
+	var (
+		m           member
+		id          string
+		joined      int64
+		disclosable sql.NullInt64
+	)
+	if err := sc.Scan(&id, &m.incidentID, &m.raw, &joined, &disclosable); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(m.raw), &m.a); err != nil {
+		return nil, fmt.Errorf("anomaly %s: %w", id, err)
+	}
+	m.joinedAt = store.FromMillis(joined)
+	m.disclosableAt = store.FromNullMillis(disclosable)
+	return &m, nil
+}
+
+func loadMember(ctx context.Context, q queryer, anomalyID string) (*member, error) {
+	m, err := scanMember(q.QueryRowContext(ctx, "SELECT "+memberColumns+" FROM incident_anomalies WHERE anomaly_id = ?", anomalyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load anomaly %s: %w", anomalyID, err)
+	}
+	return m, nil
+}
+
+func loadMembers(ctx context.Context, q queryer, incidentID string) ([]*member, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+memberColumns+` FROM incident_anomalies
+		WHERE incident_id = ? ORDER BY joined_at, first_seen, anomaly_id`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("load anomalies of %s: %w", incidentID, err)
+	}
+	defer rows.Close()
+	var ms []*member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load anomalies of %s: %w", incidentID, err)
+		}
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load anomalies of %s: %w", incidentID, err)
+	}
+	return ms, nil
+}
+
+func loadAudit(ctx context.Context, q queryer, incidentID string) ([]AuditEntry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, at, actor, remote_addr, action, detail
+		FROM incident_audit WHERE incident_id = ? ORDER BY seq`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var (
+			e      AuditEntry
+			at     int64
+			detail string
+		)
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.RemoteAddr, &e.Action, &detail); err != nil {
+			return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
+		}
+		e.At = store.FromMillis(at)
+		e.Detail = json.RawMessage(detail)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
+	}
+	return out, nil
+}
+
+// incident builds the API view of the row: the effective title and summary
+// (which need no anomalies) and the list of edited fields. withReport also
+// drafts the other report fields from the anomalies.
+func (r *incidentRow) incident(ms []*member, withReport bool) *Incident {
+	inc := &Incident{
+		ID: r.ID, Class: r.Class, State: r.State, Title: r.Title,
+		Component: r.Component, Components: r.Components, Architecture: r.Architecture,
+		Reason: r.Reason, Affected: r.Affected,
+		LastHealthy: r.LastHealthy, FirstSeen: r.FirstSeen, DetectedAt: r.DetectedAt,
+		AcknowledgedAt: r.AcknowledgedAt, ResolvedAt: r.ResolvedAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		DismissReason: r.DismissReason, SupersededBy: r.SupersededBy,
+	}
+	// A human's title is used by the generated summary too.
+	if t, ok := r.overrides["title"]; ok {
+		inc.Title = t
+	}
+	if withReport {
+		as := make([]detector.Anomaly, 0, len(ms))
+		for _, m := range ms {
+			as = append(as, m.a)
+		}
+		inc.Report = generateReport(inc, as)
+	} else {
+		inc.Report.Summary = draftSummary(inc)
+	}
+	for _, f := range reportFields() {
+		if v, ok := r.overrides[f.name]; ok {
+			*f.ptr(inc) = v
+			inc.Edited = append(inc.Edited, f.name)
+		}
+	}
+	return inc
+}
+
+// Get returns one incident with its report, anomalies and audit trail.
+func (s *Store) Get(ctx context.Context, id string) (*Incident, error) {
+	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("get incident: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
+	return getTx(ctx, tx, id)
+}
+
+func getTx(ctx context.Context, q queryer, id string) (*Incident, error) {
+	r, err := loadRow(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := loadMembers(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	audit, err := loadAudit(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	inc := r.incident(ms, true)
+	inc.Anomalies = make([]IncidentAnomaly, 0, len(ms))
+	for _, m := range ms {
+		inc.Anomalies = append(inc.Anomalies, IncidentAnomaly{Anomaly: m.a, JoinedAt: m.joinedAt})
+	}
+	inc.Audit = audit
+	return inc, nil
+}
+
+// List returns incidents, newest first, without report, anomalies or audit.
+func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
+	if f.State != "" && !f.State.Valid() {
+		return nil, &InvalidError{Msg: fmt.Sprintf("unknown state %q", f.State)}
+	}
+	if f.Class != "" && !f.Class.Valid() {
+		return nil, &InvalidError{Msg: fmt.Sprintf("unknown class %q", f.Class)}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	q := "SELECT " + incidentColumns() + " FROM incidents WHERE 1 = 1"
+	var args []any
+	if f.State != "" {
+		q += " AND state = ?"
+		args = append(args, string(f.State))
+	}
+	if f.Class != "" {
+		q += " AND class = ?"
+		args = append(args, string(f.Class))
+	}
+	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+	return s.query(ctx, q, args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Incident, error) {
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	defer rows.Close()
+	out := []*Incident{}
+	for rows.Next() {
+		r, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		out = append(out, r.incident(nil, false))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// PendingDrafts lists the drafts still waiting for a human, oldest first
+// (DraftSource, for re-sending pages and escalation).
+func (s *Store) PendingDrafts(ctx context.Context) ([]Subject, error) {
+	incs, err := s.query(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE state = ? ORDER BY created_at, id", string(StateDraft))
+	if err != nil {
+		return nil, fmt.Errorf("pending drafts: %w", err)
+	}
+	out := make([]Subject, 0, len(incs))
+	for _, inc := range incs {
+		out = append(out, inc.Subject())
+	}
+	return out, nil
+}
+
+// Report renders an incident's report as Markdown.
+func (s *Store) Report(ctx context.Context, id string) (string, error) {
+	inc, err := s.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return RenderMarkdown(inc), nil
+}
+
+// counts returns the number of incidents per (class, state) and the
+// creation time of the oldest draft (zero if none), for the metrics.
+func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error) {
+	rows, err := s.db.R.QueryContext(ctx, "SELECT class, state, count(*) FROM incidents GROUP BY class, state")
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
+	}
+	defer rows.Close()
+	counts := map[[2]string]int{}
+	for rows.Next() {
+		var class, state string
+		var n int
+		if err := rows.Scan(&class, &state, &n); err != nil {
+			return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
+		}
+		counts[[2]string{class, state}] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
+	}
+	var oldest sql.NullInt64
+	if err := s.db.R.QueryRowContext(ctx, "SELECT min(created_at) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
+		return nil, time.Time{}, fmt.Errorf("oldest draft: %w", err)
+	}
+	return counts, store.FromNullMillis(oldest), nil
+}
