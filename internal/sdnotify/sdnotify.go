@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Notifier sends states to systemd. The zero value (no socket) is a no-op,
@@ -63,3 +65,13 @@ const (
 	Watchdog  = "WATCHDOG=1"
 	Reloading = "RELOADING=1"
 )
+
+// ReloadingState is RELOADING=1 with the MONOTONIC_USEC systemd wants with
+// it (required by Type=notify-reload, harmless under Type=notify).
+func ReloadingState() string {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return Reloading
+	}
+	return fmt.Sprintf("%s\nMONOTONIC_USEC=%d", Reloading, ts.Nano()/1000)
+}

@@ -1,0 +1,617 @@
+// Package daemon wires nymwatch's pipeline together — directory → probes →
+// detector → disclosure → pages — and runs it until its context ends.
+// Packages talk through their small types; this is the only place that
+// knows all of them.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/version"
+
+	"github.com/nymwatch/nymwatch/config"
+	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/sdnotify"
+	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/probes"
+)
+
+// Pipeline cadences. Evaluation is cheap (one mutex, in-memory state), so a
+// short period keeps detected_at close to the threshold crossing; the
+// snapshot period bounds how much streak history a crash can lose (open
+// anomalies are never lost: they are also in the incident store).
+const (
+	evaluateEvery = time.Second
+	outboxEvery   = time.Second
+	snapshotEvery = 5 * time.Second
+	jobTimeout    = 30 * time.Second
+	stopTimeout   = 20 * time.Second
+)
+
+// DirectoryTargetID is the pseudo-target that carries nym-api directory
+// failures into the detector as a centralized-service anomaly.
+const DirectoryTargetID = "service/nym-api-directory"
+
+// Options configure Run.
+type Options struct {
+	Config *config.Config
+	// ConfigPath is reloaded on a signal from Reload. Empty: LoadConfig is
+	// used instead, or reloading is disabled.
+	ConfigPath string
+	// LoadConfig, if set, produces the config on reload (the demo builds its
+	// config in code).
+	LoadConfig func() (*config.Config, error)
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
+	Reload     <-chan os.Signal
+	Getenv     func(string) string
+	// Listener, if set, is served instead of listening on Config.Listen.
+	Listener net.Listener
+	// ExtraPagers are added to the configured ones (the demo's console
+	// pager).
+	ExtraPagers []disclosure.Pager
+	// Started is called once the HTTP server is up and the pipeline runs,
+	// with the address served.
+	Started func(addr net.Addr)
+}
+
+type daemon struct {
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	db      *store.DB
+	ready   readiness
+	notify  *sdnotify.Notifier
+	apiBase string
+
+	cfgMu sync.Mutex
+	cfg   *config.Config
+
+	disc     *probes.Discovery
+	sched    *probes.Scheduler
+	det      *detector.Detector
+	detM     *detector.Metrics
+	state    *detector.StateStore
+	svc      *disclosure.Service
+	outbox   *disclosure.Outbox
+	app      swapHandler
+	jobs     gocron.Scheduler
+	dirJob   gocron.Job
+	evalJob  gocron.Job
+	lastEval atomic.Int64
+
+	targetsMu sync.Mutex
+	targets   []*probes.Target // what the scheduler probes
+
+	evalMu  sync.Mutex
+	pending map[string]detector.Anomaly // emitted, not yet stored
+	saveMu  sync.Mutex
+
+	m daemonMetrics
+}
+
+type daemonMetrics struct {
+	reloadOK        prometheus.Gauge
+	reloadTime      prometheus.Gauge
+	applyErrors     prometheus.Counter
+	pendingAnomaly  prometheus.Gauge
+	snapshotErrors  prometheus.Counter
+	directoryErrors prometheus.Counter
+}
+
+func newDaemonMetrics(reg prometheus.Registerer) daemonMetrics {
+	f := promauto.With(reg)
+	return daemonMetrics{
+		reloadOK: f.NewGauge(prometheus.GaugeOpts{
+			Name: "nymwatch_config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt was successful.",
+		}),
+		reloadTime: f.NewGauge(prometheus.GaugeOpts{
+			Name: "nymwatch_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload.",
+		}),
+		applyErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "nymwatch_anomaly_store_errors_total",
+			Help: "Anomalies the incident store failed to record (retried on the next evaluation).",
+		}),
+		pendingAnomaly: f.NewGauge(prometheus.GaugeOpts{
+			Name: "nymwatch_anomalies_pending",
+			Help: "Anomaly updates emitted by the detector and not yet recorded in the incident store.",
+		}),
+		snapshotErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "nymwatch_detector_snapshot_errors_total",
+			Help: "Failed saves of the detector state to the store.",
+		}),
+		directoryErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "nymwatch_directory_refresh_errors_total",
+			Help: "Directory refreshes from nym-api that failed (the last good directory is kept).",
+		}),
+	}
+}
+
+// Run runs the daemon until ctx ends, then stops it within a bounded time:
+// the HTTP server drains, probes stop, the detector state is saved and the
+// store closed. It returns an error only for a failed start or stop.
+func Run(ctx context.Context, opts Options) (err error) {
+	if opts.Config == nil {
+		return errors.New("daemon: no config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	cfg := opts.Config
+	d := &daemon{
+		log:     opts.Logger,
+		reg:     opts.Registry,
+		cfg:     cfg,
+		notify:  sdnotify.New(opts.Getenv, os.Getpid()),
+		pending: map[string]detector.Anomaly{},
+	}
+	d.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("nymwatch"),
+	)
+	d.m = newDaemonMetrics(d.reg)
+	d.m.reloadOK.Set(1)
+	d.m.reloadTime.SetToCurrentTime()
+	d.log.Info("starting nymwatch", "version", version.Info(), "build_context", version.BuildContext())
+
+	// Listen first: a port in use is the most common start failure and
+	// should be reported before anything touches the store.
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	defer ln.Close()
+	d.apiBase = "http://" + ln.Addr().String()
+
+	if cfg.Storage.Driver != config.DriverSQLite {
+		return fmt.Errorf("storage.driver %q is not supported by this build", cfg.Storage.Driver)
+	}
+	d.db, err = store.Open(ctx, cfg.Storage.Path)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if cerr := d.db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+	d.reg.MustRegister(collectors.NewDBStatsCollector(d.db.W, "nymwatch_writer"))
+	d.ready.storeOpen.Store(true)
+
+	if err := d.build(ctx, opts); err != nil {
+		return err
+	}
+
+	mux := newMux(d.reg, &d.ready)
+	mux.Handle("/", &d.app)
+	srv := newHTTPServer(mux, d.log)
+	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSrv()
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- serve(srvCtx, srv, ln) }()
+
+	d.sched.Start()
+	d.jobs.Start()
+	d.log.Info("nymwatch is running", "listen", ln.Addr().String(), "store", cfg.Storage.Path)
+	d.sdNotify(sdnotify.Ready)
+	if opts.Started != nil {
+		opts.Started(ln.Addr())
+	}
+
+	var watchdog <-chan time.Time
+	if iv := d.notify.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv / 2)
+		defer t.Stop()
+		watchdog = t.C
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-srvErr:
+			// The server stopped on its own: nothing can reach the API any
+			// more, so stop rather than run deaf.
+			d.stop()
+			return err
+		case <-opts.Reload:
+			d.reload(opts)
+		case <-watchdog:
+			if err := d.healthy(ctx); err != nil {
+				d.log.Warn("not pinging the systemd watchdog: unhealthy", "err", err)
+				continue
+			}
+			d.sdNotify(sdnotify.Watchdog)
+		}
+	}
+	d.log.Info("stopping nymwatch")
+	d.sdNotify(sdnotify.Stopping)
+	d.stop()
+	stopSrv()
+	return <-srvErr
+}
+
+func (d *daemon) sdNotify(state string) {
+	if err := d.notify.Notify(state); err != nil {
+		d.log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}
+
+// build creates every component from the config and restores persisted
+// state, in dependency order.
+func (d *daemon) build(ctx context.Context, opts Options) error {
+	cfg := d.cfg
+	client, err := newDirectoryClient(cfg, d.log)
+	if err != nil {
+		return err
+	}
+	d.disc, err = probes.NewDiscovery(probes.DiscoveryOptions{
+		Fetcher:    client,
+		Store:      probes.NewDirectoryStore(d.db, time.Now),
+		Registerer: d.reg,
+		Logger:     d.log,
+	})
+	if err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+
+	d.detM = detector.NewMetrics(d.reg)
+	detOpts := detectorOptions(cfg)
+	detOpts.Metrics = d.detM
+	if err := detOpts.Validate(); err != nil {
+		return fmt.Errorf("detector: %w", err)
+	}
+	d.det = detector.New(detOpts)
+	d.state = detector.NewStateStore(d.db)
+	snap, err := d.state.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load detector state: %w", err)
+	}
+	if !snap.Empty() {
+		if err := d.det.Restore(snap); err != nil {
+			return fmt.Errorf("restore detector state: %w", err)
+		}
+		d.log.Info("detector state restored", "saved_at", snap.SavedAt, "open_anomalies", len(d.det.Open()))
+	}
+
+	pagers, err := buildPagers(cfg)
+	if err != nil {
+		return err
+	}
+	pagers = append(pagers, opts.ExtraPagers...)
+	drafts := disclosure.NewStore(d.db)
+	d.outbox, err = disclosure.NewOutbox(d.db, pagers, drafts, outboxOptions(cfg, d.apiBase), d.reg, d.log)
+	if err != nil {
+		return fmt.Errorf("page outbox: %w", err)
+	}
+	d.svc, err = disclosure.NewService(ctx, disclosure.ServiceOptions{
+		DB:             d.db,
+		Pages:          d.outbox,
+		GroupingWindow: cfg.Classification.GroupingWindow,
+		Registerer:     d.reg,
+		Logger:         d.log,
+	})
+	if err != nil {
+		return fmt.Errorf("incident service: %w", err)
+	}
+	// Whatever the detector had open before a crash is re-applied: the
+	// store upserts by anomaly id, so this is harmless when it was stored.
+	for _, a := range d.det.Open() {
+		d.pending[a.ID] = a
+	}
+
+	app, err := d.appHandler(cfg)
+	if err != nil {
+		return err
+	}
+	d.app.set(app)
+
+	d.sched, err = probes.NewScheduler(probes.SchedulerOptions{
+		Interval:         cfg.Probes.Interval,
+		Timeout:          cfg.Probes.Timeout,
+		Concurrency:      cfg.Probes.Concurrency,
+		Prober:           probes.NewMulti(proberOptions(cfg)),
+		Sink:             d.det.Observe, // short and mutex-safe
+		Logger:           d.log,
+		Registerer:       d.reg,
+		PerTargetMetrics: cfg.Probes.PerTargetMetrics,
+	})
+	if err != nil {
+		return fmt.Errorf("probe scheduler: %w", err)
+	}
+	restored, err := d.disc.Restore(ctx)
+	if err != nil {
+		d.log.Warn("could not restore the last directory", "err", err)
+	}
+	if restored {
+		dir := d.disc.Current()
+		d.log.Info("probing the persisted directory until nym-api answers", "nodes", len(dir.Nodes), "fetched_at", dir.FetchedAt)
+	}
+	// Services and control targets are probed even before any directory.
+	d.applyTargets(cfg, d.disc.Current())
+
+	return d.startJobs(cfg)
+}
+
+func (d *daemon) startJobs(cfg *config.Config) error {
+	var err error
+	d.jobs, err = gocron.NewScheduler(gocron.WithLogger(gocronLogger{d.log}))
+	if err != nil {
+		return fmt.Errorf("job scheduler: %w", err)
+	}
+	// Every job is idempotent (gocron may run one twice at an instant) and
+	// bounded by its own timeout; Reschedule drops a run that would overlap.
+	single := gocron.WithSingletonMode(gocron.LimitModeReschedule)
+	d.dirJob, err = d.jobs.NewJob(gocron.DurationJob(cfg.Network.RefreshInterval),
+		gocron.NewTask(d.refreshDirectory), single,
+		gocron.WithStartAt(gocron.WithStartImmediately()), gocron.WithName("directory"))
+	if err != nil {
+		return fmt.Errorf("directory job: %w", err)
+	}
+	d.evalJob, err = d.jobs.NewJob(gocron.DurationJob(evaluateEvery),
+		gocron.NewTask(d.evaluate), single, gocron.WithName("evaluate"))
+	if err != nil {
+		return fmt.Errorf("evaluate job: %w", err)
+	}
+	if _, err = d.jobs.NewJob(gocron.DurationJob(outboxEvery),
+		gocron.NewTask(d.tickOutbox), single, gocron.WithName("outbox")); err != nil {
+		return fmt.Errorf("outbox job: %w", err)
+	}
+	if _, err = d.jobs.NewJob(gocron.DurationJob(snapshotEvery),
+		gocron.NewTask(d.saveState), single, gocron.WithName("snapshot")); err != nil {
+		return fmt.Errorf("snapshot job: %w", err)
+	}
+	return nil
+}
+
+// refreshDirectory loads the directory from nym-api. A failure keeps the
+// last good directory and is fed to the detector as a failed observation
+// of the directory pseudo-service.
+func (d *daemon) refreshDirectory(ctx context.Context) {
+	defer d.ready.directoryDone.Store(true)
+	cfg := d.config()
+	start := time.Now().UTC()
+	_, err := d.disc.Refresh(ctx)
+	res := probes.Result{Target: directoryTarget(cfg), OK: err == nil, Latency: time.Since(start), At: start}
+	if err != nil {
+		d.m.directoryErrors.Inc()
+		res.Reason, res.Detail = probes.Classify(err)
+		d.log.Warn("directory refresh failed; probing the last good directory", "err", err)
+	}
+	d.det.Observe(res)
+	if err == nil {
+		d.applyTargets(cfg, d.disc.Current())
+	}
+}
+
+// applyTargets gives the scheduler and the detector the targets of dir
+// plus the configured services and control targets.
+func (d *daemon) applyTargets(cfg *config.Config, dir probes.Directory) {
+	services, staging := serviceTargets(cfg)
+	next := probes.BuildTargets(dir.Nodes, services, cfg.ControlTargets, staging)
+
+	d.targetsMu.Lock()
+	defer d.targetsMu.Unlock()
+	diff := probes.DiffTargets(d.targets, next)
+	d.targets = next
+	d.sched.SetTargets(next)
+	d.det.SetTargets(append(next[:len(next):len(next)], directoryTarget(cfg)))
+	// SetTargets drops vanished nodes itself; services and control targets
+	// removed from the config must be forgotten explicitly.
+	var gone []string
+	for _, t := range diff.Removed {
+		if t.Kind == probes.KindService || t.Kind == probes.KindControl {
+			gone = append(gone, t.ID)
+		}
+	}
+	if len(gone) > 0 {
+		d.det.Forget(gone)
+	}
+	if !diff.Empty() {
+		d.log.Info("targets updated", "targets", len(next), "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed))
+	}
+}
+
+// evaluate asks the detector what changed and records it. An anomaly the
+// store could not record stays pending and is retried with its newest
+// version on the next run, so an emission is never lost.
+func (d *daemon) evaluate(ctx context.Context) {
+	d.evalMu.Lock()
+	defer d.evalMu.Unlock()
+	now := time.Now().UTC()
+	for _, a := range d.det.Evaluate(now) {
+		d.pending[a.ID] = a
+	}
+	d.lastEval.Store(now.UnixNano())
+	if len(d.pending) == 0 {
+		d.m.pendingAnomaly.Set(0)
+		return
+	}
+	batch := make([]detector.Anomaly, 0, len(d.pending))
+	for _, a := range d.pending {
+		batch = append(batch, a)
+	}
+	// Oldest first, so grouping into incidents does not depend on map order.
+	sort.Slice(batch, func(i, j int) bool {
+		if !batch[i].FirstSeen.Equal(batch[j].FirstSeen) {
+			return batch[i].FirstSeen.Before(batch[j].FirstSeen)
+		}
+		return batch[i].ID < batch[j].ID
+	})
+	actx, cancel := context.WithTimeout(ctx, jobTimeout)
+	defer cancel()
+	for _, a := range batch {
+		if err := d.svc.ApplyAnomaly(actx, a, now); err != nil {
+			d.m.applyErrors.Inc()
+			d.log.Error("could not record anomaly; will retry", "anomaly", a.ID, "class", a.Class, "err", err)
+			continue
+		}
+		if a.Open() || !a.ResolvedAt.IsZero() {
+			d.log.Info("anomaly recorded", "anomaly", a.ID, "component", a.Component, "class", a.Class,
+				"open", a.Open(), "first_seen", a.FirstSeen, "reason", a.Reason)
+		}
+		delete(d.pending, a.ID)
+	}
+	d.m.pendingAnomaly.Set(float64(len(d.pending)))
+}
+
+func (d *daemon) tickOutbox(ctx context.Context) {
+	tctx, cancel := context.WithTimeout(ctx, jobTimeout)
+	defer cancel()
+	if err := d.outbox.Tick(tctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+		d.log.Error("page outbox tick failed", "err", err)
+	}
+}
+
+// saveState persists the detector's streaks and open anomalies so that a
+// restart mid-outage keeps the same anomaly and first_seen.
+func (d *daemon) saveState(ctx context.Context) {
+	if err := d.persist(ctx); err != nil && ctx.Err() == nil {
+		d.m.snapshotErrors.Inc()
+		d.log.Error("could not save detector state", "err", err)
+	}
+}
+
+func (d *daemon) persist(ctx context.Context) error {
+	d.saveMu.Lock()
+	defer d.saveMu.Unlock()
+	snap, err := d.det.Snapshot(time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, jobTimeout)
+	defer cancel()
+	if err := d.state.Save(sctx, snap); err != nil {
+		return fmt.Errorf("save snapshot: %w", err)
+	}
+	return nil
+}
+
+// storeAlerts is the webhook's sink: alerts are durable (in the detector
+// snapshot) before Alertmanager gets its 200, then evaluated at once.
+func (d *daemon) storeAlerts(ctx context.Context, alerts []detector.Alert, at time.Time) error {
+	d.det.ObserveAlerts(alerts, at)
+	if err := d.persist(ctx); err != nil {
+		return err
+	}
+	if d.evalJob != nil {
+		if err := d.evalJob.RunNow(); err != nil {
+			d.log.Debug("immediate evaluation not started", "err", err)
+		}
+	}
+	return nil
+}
+
+// healthy is the watchdog's check: the probe scheduler and the evaluation
+// loop are running and the store answers.
+func (d *daemon) healthy(ctx context.Context) error {
+	set := d.sched.Settings()
+	if since := time.Since(d.sched.LastRun()); since > 3*set.Slice+time.Second {
+		return fmt.Errorf("probe scheduler last ran %s ago", since.Round(time.Millisecond))
+	}
+	if since := time.Since(time.Unix(0, d.lastEval.Load())); since > 10*evaluateEvery {
+		return fmt.Errorf("detector last evaluated %s ago", since.Round(time.Millisecond))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.db.Ping(pctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// stop shuts the pipeline down in order: no new probes or jobs, then a
+// last evaluation and state save so nothing observed is lost.
+func (d *daemon) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := d.jobs.Shutdown(); err != nil {
+		d.log.Warn("job scheduler shutdown", "err", err)
+	}
+	if err := d.sched.Shutdown(ctx); err != nil {
+		d.log.Warn("probe scheduler shutdown", "err", err)
+	}
+	d.evaluate(ctx)
+	if err := d.persist(ctx); err != nil {
+		d.log.Error("could not save detector state at shutdown", "err", err)
+	}
+}
+
+func (d *daemon) config() *config.Config {
+	d.cfgMu.Lock()
+	defer d.cfgMu.Unlock()
+	return d.cfg
+}
+
+// appHandler builds the token-dependent part of the router (API, webhook),
+// so that a reload can swap it in whole.
+func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
+	mux := http.NewServeMux()
+	api, err := disclosure.NewAPI(disclosure.APIOptions{
+		Service:       d.svc,
+		OperatorToken: []byte(cfg.Auth.OperatorToken),
+		Logger:        d.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("incident api: %w", err)
+	}
+	api.Register(mux)
+	mux.Handle("/api/v1/alertmanager", detector.NewWebhookHandler(detector.WebhookOptions{
+		Token:        []byte(cfg.Auth.WebhookToken),
+		Sink:         d.storeAlerts,
+		Classify:     classifier(cfg),
+		DefaultClass: detector.Class(cfg.Classification.DefaultAlertClass),
+		Logger:       d.log,
+		Metrics:      d.detM,
+	}))
+	return mux, nil
+}
+
+// swapHandler serves whichever handler was set last.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := s.h.Load()
+	if p == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	(*p).ServeHTTP(w, r)
+}
+
+// gocronLogger adapts slog to gocron's logger interface.
+type gocronLogger struct{ l *slog.Logger }
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }

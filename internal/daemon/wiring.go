@@ -1,0 +1,236 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/prometheus/common/version"
+
+	"github.com/nymwatch/nymwatch/config"
+	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/sdnotify"
+	"github.com/nymwatch/nymwatch/probes"
+)
+
+func userAgent() string { return "nymwatch/" + version.Version }
+
+// detectorOptions maps the classification.* and probes.* keys onto the
+// detector's thresholds.
+func detectorOptions(cfg *config.Config) detector.Options {
+	c := cfg.Classification
+	return detector.Options{
+		FailureThreshold:           cfg.Probes.FailureThreshold,
+		RecoveryThreshold:          cfg.Probes.RecoveryThreshold,
+		FlapTransitions:            c.Flapping.Transitions,
+		FlapWindow:                 c.Flapping.Window,
+		GatewayFailureRatio:        c.GatewayFailureRatio,
+		MinFailingGateways:         c.MinFailingGateways,
+		MixnodeFailureRatio:        c.MixnodeFailureRatio,
+		CountryFailureRatio:        c.CountryFailureRatio,
+		CountryMinNodes:            c.CountryMinNodes,
+		ServiceFailureFor:          c.ServiceFailureFor,
+		DegradationSustain:         c.Degradation.Sustain,
+		BaselineWindow:             c.Degradation.BaselineWindow,
+		SuccessRatioDrop:           c.Degradation.SuccessRatioDrop,
+		LatencyFactor:              c.Degradation.LatencyFactor,
+		VantageControlFailureRatio: c.Vantage.ControlFailureRatio,
+		VantageNetworkFailureRatio: c.Vantage.NetworkFailureRatio,
+	}
+}
+
+func classifier(cfg *config.Config) func(map[string]string) (detector.Class, bool) {
+	c := cfg.Classification
+	return func(labels map[string]string) (detector.Class, bool) {
+		class, ok := c.ClassFor(labels)
+		return detector.Class(class), ok
+	}
+}
+
+func proberOptions(cfg *config.Config) probes.ProberOptions {
+	return probes.ProberOptions{
+		SourceAddr: net.ParseIP(cfg.Probes.SourceAddress),
+		UserAgent:  userAgent(),
+	}
+}
+
+func probeSettings(cfg *config.Config) probes.Settings {
+	return probes.Settings{Interval: cfg.Probes.Interval, Timeout: cfg.Probes.Timeout, Concurrency: cfg.Probes.Concurrency}
+}
+
+func newDirectoryClient(cfg *config.Config, log *slog.Logger) (*probes.DirectoryClient, error) {
+	// One fetch, retries included, must end before the next one is due.
+	timeout := min(cfg.Network.RefreshInterval, probes.DefaultDirectoryTimeout)
+	c, err := probes.NewDirectoryClient(probes.DirectoryClientOptions{
+		BaseURL:   cfg.Network.NymAPIURL,
+		Timeout:   timeout,
+		Logger:    log,
+		UserAgent: userAgent(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("directory client: %w", err)
+	}
+	return c, nil
+}
+
+// serviceTargets converts services[] and marks staging targets: staging
+// node ids/identities from network.staging_nodes and services with
+// staging: true.
+func serviceTargets(cfg *config.Config) ([]probes.Service, map[string]bool) {
+	staging := make(map[string]bool, len(cfg.Network.StagingNodes))
+	for _, n := range cfg.Network.StagingNodes {
+		staging[n] = true
+	}
+	services := make([]probes.Service, 0, len(cfg.Services))
+	for _, s := range cfg.Services {
+		services = append(services, probes.Service{Name: s.Name, URL: s.URL, Kind: s.Kind, LatencyThreshold: s.LatencyThreshold})
+		if s.Staging {
+			staging[s.Name] = true
+		}
+	}
+	return services, staging
+}
+
+func directoryTarget(cfg *config.Config) *probes.Target {
+	return &probes.Target{
+		ID:      DirectoryTargetID,
+		Kind:    probes.KindService,
+		Address: cfg.Network.NymAPIURL,
+		Service: &probes.Service{Name: "nym-api-directory", URL: cfg.Network.NymAPIURL, Kind: probes.ServiceKindNymAPI},
+	}
+}
+
+func buildPagers(cfg *config.Config) ([]disclosure.Pager, error) {
+	opts := disclosure.PagerHTTPOptions{UserAgent: userAgent()}
+	var pagers []disclosure.Pager
+	if urls := cfg.AlertmanagerURLs(); len(urls) > 0 {
+		am, err := disclosure.NewAlertmanagerPagers(urls, opts)
+		if err != nil {
+			return nil, fmt.Errorf("pagers.alertmanager: %w", err)
+		}
+		pagers = append(pagers, am...)
+	}
+	if u := cfg.Pagers.Webhook.URL; u != "" {
+		wh, err := disclosure.NewWebhookPager(u, nil, opts)
+		if err != nil {
+			return nil, fmt.Errorf("pagers.webhook: %w", err)
+		}
+		pagers = append(pagers, wh)
+	}
+	return pagers, nil
+}
+
+func outboxOptions(cfg *config.Config, apiBase string) disclosure.OutboxOptions {
+	return disclosure.OutboxOptions{
+		ExternalURL:      cfg.Web.ExternalURL,
+		APIBaseURL:       apiBase,
+		ResendInterval:   cfg.Pagers.Alertmanager.ResendInterval,
+		EscalationDelays: cfg.Pagers.Escalation,
+		MaxAge:           cfg.Pagers.OutboxMaxAge,
+		SendTimeout:      cfg.Pagers.Alertmanager.Timeout,
+	}
+}
+
+// reload loads the config again and applies it without a restart. An
+// invalid config is rejected whole: the old one stays in force and
+// nymwatch_config_last_reload_successful drops to 0.
+func (d *daemon) reload(opts Options) {
+	load := opts.LoadConfig
+	if load == nil && opts.ConfigPath != "" {
+		load = func() (*config.Config, error) { return config.Load(opts.ConfigPath) }
+	}
+	if load == nil {
+		d.log.Warn("reload requested but there is no config file to reload")
+		return
+	}
+	d.sdNotify(sdnotify.ReloadingState())
+	defer d.sdNotify(sdnotify.Ready)
+	next, err := load()
+	if err == nil {
+		err = d.apply(next)
+	}
+	if err != nil {
+		d.m.reloadOK.Set(0)
+		d.log.Error("config reload failed; keeping the running config", "file", opts.ConfigPath, "err", err)
+		return
+	}
+	d.m.reloadOK.Set(1)
+	d.m.reloadTime.SetToCurrentTime()
+	d.log.Info("config reloaded", "file", opts.ConfigPath)
+}
+
+// apply swaps in a validated config. Settings that need the process to
+// restart (listen address, storage, pagers) keep their running values,
+// with a warning; everything else takes effect at once, keeping every
+// target's history and every open anomaly.
+func (d *daemon) apply(next *config.Config) error {
+	cur := d.config()
+	next = cloneConfig(next)
+	if next.Listen != cur.Listen {
+		d.log.Warn("listen changed; it takes effect at the next restart", "running", cur.Listen, "configured", next.Listen)
+		next.Listen = cur.Listen
+	}
+	if !reflect.DeepEqual(next.Storage, cur.Storage) {
+		d.log.Warn("storage changed; it takes effect at the next restart")
+		next.Storage = cur.Storage
+	}
+	if !reflect.DeepEqual(next.Pagers, cur.Pagers) || next.Web.ExternalURL != cur.Web.ExternalURL ||
+		next.Classification.GroupingWindow != cur.Classification.GroupingWindow {
+		d.log.Warn("pagers, web.external_url or classification.grouping_window changed; they take effect at the next restart")
+		next.Pagers = cur.Pagers
+		next.Web.ExternalURL = cur.Web.ExternalURL
+		next.Classification.GroupingWindow = cur.Classification.GroupingWindow
+	}
+
+	// Build everything that can fail before changing anything.
+	detOpts := detectorOptions(next)
+	detOpts.Metrics = d.detM
+	if err := detOpts.Validate(); err != nil {
+		return fmt.Errorf("detector: %w", err)
+	}
+	var client *probes.DirectoryClient
+	if next.Network.NymAPIURL != cur.Network.NymAPIURL {
+		c, err := newDirectoryClient(next, d.log)
+		if err != nil {
+			return err
+		}
+		client = c
+	}
+	app, err := d.appHandler(next)
+	if err != nil {
+		return err
+	}
+	if err := d.sched.Reconfigure(probeSettings(next)); err != nil {
+		return err
+	}
+
+	d.cfgMu.Lock()
+	d.cfg = next
+	d.cfgMu.Unlock()
+	d.det.Reconfigure(detOpts)
+	d.app.set(app)
+	if client != nil {
+		if err := d.disc.SetFetcher(client); err != nil {
+			return fmt.Errorf("directory: %w", err)
+		}
+	}
+	if next.Network.RefreshInterval != cur.Network.RefreshInterval {
+		if _, err := d.jobs.Update(d.dirJob.ID(), gocron.DurationJob(next.Network.RefreshInterval),
+			gocron.NewTask(d.refreshDirectory), gocron.WithSingletonMode(gocron.LimitModeReschedule),
+			gocron.WithName("directory")); err != nil {
+			return fmt.Errorf("directory job: %w", err)
+		}
+	}
+	d.applyTargets(next, d.disc.Current())
+	return nil
+}
+
+// cloneConfig copies the parts apply may overwrite, so the caller's value
+// is never mutated.
+func cloneConfig(c *config.Config) *config.Config {
+	n := *c
+	return &n
+}
