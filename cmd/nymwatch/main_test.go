@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nymwatch/nymwatch/internal/simnet"
+)
+
+// The tests here drive the real binary through the external contract:
+// commands, config file, signals, HTTP.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nymwatch-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "nymwatch")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build nymwatch:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireBinary returns the path of an external program the integration
+// tests need; missing is a skip, or a failure when
+// NYMWATCH_REQUIRE_INTEGRATION is set (CI), so CI cannot pass vacuously.
+func requireBinary(t *testing.T, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
+		t.Fatalf("%v not installed but NYMWATCH_REQUIRE_INTEGRATION is set", names)
+	}
+	t.Skipf("%v not installed", names)
+	return ""
+}
+
+// syncBuffer collects a child's output safely while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	testOperatorToken = "operator-token-for-tests-0123456789"
+	testWebhookToken  = "webhook-token-for-tests-0123456789"
+)
+
+// env is one test's simulated network and config directory.
+type env struct {
+	t      *testing.T
+	dir    string
+	listen string
+	net    *simnet.Network
+}
+
+func newEnv(t *testing.T, opts simnet.Options) *env {
+	t.Helper()
+	n, err := simnet.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := n.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); n.Close() })
+	e := &env{t: t, dir: t.TempDir(), listen: freeAddr(t), net: n}
+	writeFile(t, filepath.Join(e.dir, "operator-token"), testOperatorToken+"\n")
+	writeFile(t, filepath.Join(e.dir, "webhook-token"), testWebhookToken+"\n")
+	return e
+}
+
+func smallNetwork() simnet.Options {
+	return simnet.Options{EntryGateways: 4, ExitGateways: 5, Mixnodes: [3]int{2, 2, 2}, Seed: 7}
+}
+
+// config renders a config for the simulated network; extra is appended
+// (it may hold pagers and other top-level sections).
+func (e *env) config(probeInterval string, extra string) string {
+	controls := ""
+	for _, u := range e.net.ControlURLs() {
+		controls += fmt.Sprintf("  - %s\n", u)
+	}
+	return fmt.Sprintf(`listen: %s
+storage:
+  path: %s
+network:
+  nym_api_url: %s
+  refresh_interval: 5s
+probes:
+  interval: %s
+  timeout: 500ms
+  failure_threshold: 2
+  recovery_threshold: 2
+services:
+  - name: nym-api
+    url: %s
+    kind: nym-api
+  - name: nymvpn-api
+    url: %s
+    kind: nymvpn-api
+control_targets:
+%sauth:
+  operator_token_file: operator-token
+  webhook_token_file: webhook-token
+%s`, e.listen, filepath.Join(e.dir, "nymwatch.db"), e.net.NymAPIURL(), probeInterval,
+		e.net.NymAPIURL(), e.net.NymVPNAPIURL(), controls, extra)
+}
+
+func (e *env) writeConfig(content string) string {
+	p := filepath.Join(e.dir, "nymwatch.yml")
+	writeFile(e.t, p, content)
+	return p
+}
+
+// daemonProc is a running nymwatch.
+type daemonProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	base   string
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startDaemon(t *testing.T, e *env, cfgPath string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--config", cfgPath, "--log.level", "debug")
+	p := &daemonProc{t: t, cmd: cmd, base: "http://" + e.listen, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout = p.stderr
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("nymwatch output:\n%s", p.stderr.String())
+		}
+	})
+	p.waitFor(30*time.Second, "ready", func() bool {
+		code, _ := p.get("/-/ready")
+		return code == http.StatusOK
+	})
+	return p
+}
+
+func (p *daemonProc) get(path string) (int, string) {
+	resp, err := http.Get(p.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (p *daemonProc) waitFor(limit time.Duration, what string, cond func() bool) {
+	p.t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			p.t.Fatalf("nymwatch exited while waiting for %s: %v", what, err)
+		default:
+		}
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("timed out after %s waiting for %s", limit, what)
+}
+
+// metric returns the value of an unlabelled sample, or "" if absent.
+func (p *daemonProc) metric(name string) string {
+	_, body := p.get("/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func (p *daemonProc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit within a bound.
+func (p *daemonProc) stop() {
+	p.t.Helper()
+	p.signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			p.t.Fatalf("nymwatch exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("nymwatch did not exit within 30s of SIGTERM")
+	}
+}
+
+type incidentJSON struct {
+	ID           string     `json:"id"`
+	Class        string     `json:"class"`
+	State        string     `json:"state"`
+	Title        string     `json:"title"`
+	Component    string     `json:"component"`
+	Architecture string     `json:"architecture"`
+	Reason       string     `json:"reason"`
+	Affected     []string   `json:"affected"`
+	LastHealthy  *time.Time `json:"last_healthy"`
+	FirstSeen    *time.Time `json:"first_seen"`
+	DetectedAt   *time.Time `json:"detected_at"`
+	Acknowledged *time.Time `json:"acknowledged_at"`
+	ResolvedAt   *time.Time `json:"resolved_at"`
+}
+
+func (p *daemonProc) incidents(query string) []incidentJSON {
+	p.t.Helper()
+	code, body := p.get("/api/v1/incidents" + query)
+	if code != http.StatusOK {
+		p.t.Fatalf("GET incidents: %d %s", code, body)
+	}
+	var out struct {
+		Incidents []incidentJSON `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		p.t.Fatalf("incidents JSON: %v: %s", err, body)
+	}
+	return out.Incidents
+}
+
+// cli runs "nymwatch incidents ..." against the daemon.
+func (p *daemonProc) cli(token string, args ...string) (int, string) {
+	cmd := exec.Command(binary, append([]string{"incidents", "--server", p.base}, args...)...)
+	cmd.Env = append(os.Environ(), "NYMWATCH_TOKEN="+token)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		p.t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+type pageJSON struct {
+	IncidentID string            `json:"incident_id"`
+	Labels     map[string]string `json:"labels"`
+	Resolved   bool              `json:"resolved"`
+}
+
+// pageSink is a webhook pager receiver recording every page.
+type pageSink struct {
+	url   string
+	mu    sync.Mutex
+	pages []pageJSON
+}
+
+func newPageSink(t *testing.T) *pageSink {
+	s := &pageSink{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Page pageJSON `json:"page"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.pages = append(s.pages, body.Page)
+		s.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+func (s *pageSink) waitFor(t *testing.T, limit time.Duration, match func(pageJSON) bool) pageJSON {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		for _, p := range s.pages {
+			if match(p) {
+				s.mu.Unlock()
+				return p
+			}
+		}
+		s.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.Fatalf("no matching page within %s; got %+v", limit, s.pages)
+	return pageJSON{}
+}
