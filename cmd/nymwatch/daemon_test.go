@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -259,4 +260,69 @@ func TestSecondInstanceOnSameStoreRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "nymwatch.db")); err != nil {
 		t.Error(err)
 	}
+}
+
+// Under systemd (Type=notify) nymwatch says READY=1 once it serves, pings
+// the watchdog while healthy, and says STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	e := newEnv(t, smallNetwork())
+	cfgPath := e.writeConfig(e.config("1s", ""))
+	sock := filepath.Join(e.dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	states := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				close(states)
+				return
+			}
+			states <- string(buf[:n])
+		}
+	}()
+	p := startDaemonEnv(t, e, cfgPath, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000")
+	want := []string{"READY=1", "WATCHDOG=1"}
+	deadline := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case s := <-states:
+			if s == want[0] {
+				want = want[1:]
+			}
+		case <-deadline:
+			t.Fatalf("did not receive %v", want)
+		}
+	}
+	p.stop()
+	for s := range drain(states, 2*time.Second) {
+		if s == "STOPPING=1" {
+			return
+		}
+	}
+	t.Error("no STOPPING=1 on SIGTERM")
+}
+
+// drain forwards what arrives on c until it is quiet for quiet.
+func drain(c <-chan string, quiet time.Duration) <-chan string {
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case s, ok := <-c:
+				if !ok {
+					return
+				}
+				out <- s
+			case <-time.After(quiet):
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -192,6 +193,12 @@ func (p *consolePager) Name() string { return "console" }
 func (p *consolePager) Send(_ context.Context, pg disclosure.Page) error {
 	if pg.Resolved {
 		fmt.Fprintf(p.w, "PAGE ENDED  %s: a human acted on it\n", pg.IncidentID)
+		return nil
+	}
+	// Re-sends keep an Alertmanager alert alive; on a terminal one line
+	// per re-send is enough.
+	if strings.Contains(pg.Key, "/resend/") {
+		fmt.Fprintf(p.w, "PAGE (re-sent, still waiting for a human) [%s] %s\n", pg.Labels["severity"], pg.IncidentID)
 		return nil
 	}
 	fmt.Fprintf(p.w, "PAGE [%s] %s %s (%s): %s\n  first seen %s — confirm: nymwatch incidents confirm %s | dismiss: nymwatch incidents dismiss %s --reason \"...\"\n",

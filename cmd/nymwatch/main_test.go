@@ -180,7 +180,14 @@ type daemonProc struct {
 
 func startDaemon(t *testing.T, e *env, cfgPath string) *daemonProc {
 	t.Helper()
+	return startDaemonEnv(t, e, cfgPath)
+}
+
+// startDaemonEnv starts nymwatch with extra environment variables.
+func startDaemonEnv(t *testing.T, e *env, cfgPath string, extraEnv ...string) *daemonProc {
+	t.Helper()
 	cmd := exec.Command(binary, "run", "--config", cfgPath, "--log.level", "debug")
+	cmd.Env = append(os.Environ(), extraEnv...)
 	p := &daemonProc{t: t, cmd: cmd, base: "http://" + e.listen, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
