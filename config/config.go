@@ -207,10 +207,13 @@ type Auth struct {
 	WebhookToken  promconfig.Secret `yaml:"-"`
 }
 
-// Web tunes links.
+// Web tunes links and the web console.
 type Web struct {
 	// ExternalURL is the URL humans reach nymwatch at, used in page links.
 	ExternalURL string `yaml:"external_url" redact:"url"`
+	// PublicRead opens the console's read-only views (incident list and
+	// pages) without login. State changes always need the operator token.
+	PublicRead bool `yaml:"public_read"`
 }
 
 // Cluster configures several vantage points agreeing by quorum.
@@ -221,6 +224,16 @@ type Cluster struct {
 	// Quorum is how many vantage points (this one included) must agree that
 	// a target fails; default: a majority of 1+len(peers).
 	Quorum int `yaml:"quorum"`
+	// TokenFile holds the token peers send to this instance's
+	// GET /api/v1/cluster/view (the operator token is accepted too).
+	TokenFile string `yaml:"token_file"`
+	// PullInterval is how often each peer's view is pulled; default
+	// probes.interval. PullTimeout bounds one pull; default 5s, or half the
+	// pull interval when that is shorter.
+	PullInterval time.Duration `yaml:"pull_interval"`
+	PullTimeout  time.Duration `yaml:"pull_timeout"`
+	// Token is the content of TokenFile, read by Load.
+	Token promconfig.Secret `yaml:"-"`
 }
 
 // Peer is another nymwatch instance.
@@ -249,6 +262,15 @@ func (a Auth) String() string {
 
 // GoString implements fmt.GoStringer, redacting the tokens.
 func (a Auth) GoString() string { return "config.Auth" + a.String() }
+
+// String and GoString keep the tokens out of fmt's output.
+func (c Cluster) String() string {
+	return fmt.Sprintf("{Name:%s Peers:%v Quorum:%d TokenFile:%s PullInterval:%s PullTimeout:%s Token:%s}",
+		c.Name, c.Peers, c.Quorum, c.TokenFile, c.PullInterval, c.PullTimeout, redacted(c.Token))
+}
+
+// GoString implements fmt.GoStringer, redacting the tokens.
+func (c Cluster) GoString() string { return "config.Cluster" + c.String() }
 
 // String and GoString keep the token out of fmt's output.
 func (p Peer) String() string {
@@ -316,7 +338,7 @@ func Default() *Config {
 			Escalation:   []time.Duration{15 * time.Minute, time.Hour},
 			OutboxMaxAge: 24 * time.Hour,
 		},
-		Cluster: Cluster{Quorum: 1},
+		Cluster: Cluster{Quorum: 1, PullInterval: 30 * time.Second, PullTimeout: 5 * time.Second},
 	}
 }
 

@@ -239,6 +239,8 @@ func TestParseErrors(t *testing.T) {
 			`config.yaml:2: probes.failure_threshold: "2.5" is not an integer`}},
 		{"wrong type bool", "probes:\n  per_target_metrics: yes\n", []string{
 			`config.yaml:2: probes.per_target_metrics: "yes" is not a boolean (want true or false)`}},
+		{"web public read not a bool", "web:\n  public_read: sometimes\n", []string{
+			`config.yaml:2: web.public_read: "sometimes" is not a boolean (want true or false)`}},
 		{"wrong type float", "classification:\n  gateway_failure_ratio: ten percent\n", []string{
 			`config.yaml:2: classification.gateway_failure_ratio: "ten percent" is not a number`}},
 		{"nan", "classification:\n  degradation:\n    latency_factor: .nan\n", []string{
@@ -482,6 +484,11 @@ func TestParseValid(t *testing.T) {
 		{"alertmanager urls only", "pagers:\n  alertmanager:\n    urls: [http://am1.example:9093]\n", func(t *testing.T, c *Config) {
 			if got := c.AlertmanagerURLs(); !reflect.DeepEqual(got, []string{"http://am1.example:9093"}) {
 				t.Errorf("AlertmanagerURLs() = %v", got)
+			}
+		}},
+		{"web public read", "web:\n  public_read: true\n", func(t *testing.T, c *Config) {
+			if !c.Web.PublicRead {
+				t.Error("web.public_read = false, want true")
 			}
 		}},
 	}

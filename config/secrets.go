@@ -41,9 +41,16 @@ func loadSecrets(c *Config, d *decoder) {
 	read("storage.password_file", c.Storage.PasswordFile, false, &c.Storage.Password)
 	read("auth.operator_token_file", c.Auth.OperatorTokenFile, true, &c.Auth.OperatorToken)
 	read("auth.webhook_token_file", c.Auth.WebhookTokenFile, true, &c.Auth.WebhookToken)
+	read("cluster.token_file", c.Cluster.TokenFile, true, &c.Cluster.Token)
 	for i := range c.Cluster.Peers {
 		p := &c.Cluster.Peers[i]
 		read(fmt.Sprintf("cluster.peers[%d].token_file", i), p.TokenFile, true, &p.Token)
+	}
+	// Alertmanager's credentials must not be able to read the cluster view
+	// either: a leaked webhook token should expose nothing.
+	if c.Cluster.Token != "" && c.Auth.WebhookToken != "" &&
+		subtle.ConstantTimeCompare([]byte(c.Cluster.Token), []byte(c.Auth.WebhookToken)) == 1 {
+		v.failf("cluster.token_file", "holds the same token as auth.webhook_token_file; use two different tokens")
 	}
 	// Alertmanager's credentials must not be able to confirm incidents.
 	if c.Auth.OperatorToken != "" && c.Auth.WebhookToken != "" &&

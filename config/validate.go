@@ -22,6 +22,10 @@ const (
 	minRefreshInterval = 5 * time.Second
 	minResendInterval  = time.Second
 	maxConcurrency     = 65536
+	// defaultPullTimeout bounds one pull of a peer's view unless
+	// cluster.pull_timeout says otherwise (or half the pull interval is
+	// shorter).
+	defaultPullTimeout = 5 * time.Second
 )
 
 // nameRe is what service, cluster and peer names may look like: they end up
@@ -46,8 +50,15 @@ func normalize(c *Config, lines map[string]int, baseDir string) {
 	for i := range c.Cluster.Peers {
 		abs(&c.Cluster.Peers[i].TokenFile)
 	}
+	abs(&c.Cluster.TokenFile)
 	if _, set := lines["cluster.quorum"]; !set {
 		c.Cluster.Quorum = (1+len(c.Cluster.Peers))/2 + 1
+	}
+	if _, set := lines["cluster.pull_interval"]; !set {
+		c.Cluster.PullInterval = c.Probes.Interval
+	}
+	if _, set := lines["cluster.pull_timeout"]; !set {
+		c.Cluster.PullTimeout = min(defaultPullTimeout, c.Cluster.PullInterval/2)
 	}
 	for i := range c.Classification.Rules {
 		r := &c.Classification.Rules[i]
@@ -409,6 +420,17 @@ func (v *validator) cluster(c *Cluster) {
 	}
 	if n := 1 + len(c.Peers); c.Quorum < 1 || c.Quorum > n {
 		v.failf("cluster.quorum", "must be from 1 to %d (this instance and %d peers), got %d", n, len(c.Peers), c.Quorum)
+	}
+	// Unset, both follow probes.interval, which is checked on its own.
+	_, intervalSet := v.lines["cluster.pull_interval"]
+	_, timeoutSet := v.lines["cluster.pull_timeout"]
+	if !intervalSet && !timeoutSet && v.lines != nil {
+		return
+	}
+	if v.minDuration("cluster.pull_interval", c.PullInterval, minProbeInterval) &&
+		v.positiveDuration("cluster.pull_timeout", c.PullTimeout) && c.PullTimeout >= c.PullInterval {
+		v.fail("cluster.pull_timeout", []string{"cluster.pull_interval"},
+			"cluster.pull_timeout (%s) must be less than cluster.pull_interval (%s)", formatDuration(c.PullTimeout), formatDuration(c.PullInterval))
 	}
 }
 

@@ -30,6 +30,12 @@ type Detector struct {
 	vantage   vantageState
 	directory bool             // SetTargets has been called: unknown node results are stale
 	holds     map[string]int64 // component → when its operational decision began waiting for controls
+
+	// Cluster (Options.Cluster with peers); see quorum.go.
+	peers        map[string]*peerState
+	clusterStart int64                     // first Evaluate since start or a change of peers (warm-up)
+	minority     map[string][]minorityVote // last Evaluate: per vantage point, failures too few others see
+	status       ClusterStatus
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -50,6 +56,7 @@ type contribInfo struct {
 func New(opts Options) *Detector {
 	d := &Detector{o: opts.withDefaults()}
 	d.reset()
+	d.syncPeers()
 	return d
 }
 
@@ -65,15 +72,34 @@ func (d *Detector) reset() {
 	d.vantage = vantageState{}
 	d.directory = false
 	d.holds = map[string]int64{}
+	d.peers = map[string]*peerState{}
+	d.clusterStart = 0
+	d.minority = nil
+	d.status = ClusterStatus{}
 }
 
 // Reconfigure changes the thresholds (SIGHUP) and keeps all state: open
 // anomalies keep their IDs and classes; new thresholds apply from the next
 // observation and Evaluate.
+//
+// Turning the cluster on or off starts the quorum state afresh; a change
+// of peers starts a warm-up (see ClusterOptions), and a removed peer's
+// anomalies resolve.
 func (d *Detector) Reconfigure(opts Options) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	was := d.o.Cluster.enabled()
 	d.o = opts.withDefaults()
+	if was != d.o.Cluster.enabled() {
+		for _, ts := range d.targets {
+			ts.Q, ts.qMinority = nil, false
+		}
+		d.clusterStart = 0
+		d.status = ClusterStatus{}
+	}
+	if d.syncPeers() {
+		d.clusterStart = 0
+	}
 }
 
 // Observe records one probe result. Results older than (or as old as) the
@@ -222,13 +248,29 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	}
 
 	vf := d.evalVantage(nowMs)
-	frozen := d.vantage.CutOff
-	if !frozen {
+	if !d.vantage.CutOff {
 		d.sample()
+	}
+	// Cut off, a lone monitor knows nothing of the network; in a cluster
+	// only its own votes are unknown, and the peers carry on.
+	cluster := d.o.Cluster.enabled()
+	frozen := d.vantage.CutOff && !cluster
+	warm := cluster && d.warming(nowMs)
+	if cluster && !warm {
+		d.evalQuorum(nowMs)
+	}
+	if warm {
+		d.status.Enabled, d.status.Warming = true, true
+		d.status.Self, d.status.Quorum = d.o.Cluster.Self, d.o.Cluster.Quorum
+	} else {
+		d.status.Warming = false
 	}
 	findings := d.findings(nowMs, frozen)
 	if vf != nil {
 		findings[compVantage] = vf
+	}
+	if cluster && !warm {
+		d.clusterFindings(findings, nowMs)
 	}
 	for c := range d.holds {
 		if findings[c] == nil {
@@ -249,6 +291,9 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	for _, c := range comps {
 		if frozen && c != compVantage && !strings.HasPrefix(c, alertPrefix) {
 			continue // cut off: what we see of the network says nothing
+		}
+		if warm && clusterComponent(c) {
+			continue // warming up: the restored state stands
 		}
 		f := findings[c]
 		if f == nil {

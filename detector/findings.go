@@ -41,6 +41,10 @@ func componentKind(c string) string {
 	switch {
 	case c == compEntry, c == compExit, c == compVantage:
 		return c
+	case strings.HasPrefix(c, peerPfx):
+		return compVantage
+	case strings.HasPrefix(c, pathPfx):
+		return "path"
 	case c == compStandby:
 		return "standby"
 	case strings.HasPrefix(c, mixPrefix):
@@ -263,17 +267,19 @@ func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *findi
 	for _, tss := range g.nodes {
 		failing := false
 		for _, ts := range tss {
-			if ts.Failing && !ts.Tainted {
+			if fl, ok := d.failure(ts); ok {
 				failing = true
 				if ts.Flapping {
 					flapping++
 				}
-				latest = max(latest, ts.Since)
-				f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.Since,
-					LastHealthy: ts.LastHealthy, Ev: ts.evidence(ts.Reason, ts.Detail, ts.Since), target: ts})
+				latest = max(latest, fl.since)
+				f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: fl.since,
+					LastHealthy: fl.lastHealthy, Ev: ts.evidence(fl.reason, fl.detail, fl.since), target: ts})
 			}
-			if sp.country {
-				continue // short episodes are recorded on the role groups
+			if sp.country || d.o.Cluster.enabled() {
+				// Short episodes are recorded on the role groups; with a
+				// cluster they are one vantage point's view only.
+				continue
 			}
 			for _, ep := range ts.Missed {
 				if ep.Slow {
@@ -381,13 +387,13 @@ func (d *Detector) serviceFinding(g *groupAgg, now int64) *finding {
 		}
 	}
 	for _, ts := range g.targets {
-		if ts.Failing && !ts.Tainted {
-			latest = max(latest, ts.Since)
-			f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.Since, LastHealthy: ts.LastHealthy,
-				Ev: ts.evidence(ts.Reason, ts.Detail, ts.Since), target: ts})
-			detail := ts.Reason
-			if ts.Detail != "" {
-				detail += ": " + ts.Detail
+		if fl, ok := d.failure(ts); ok {
+			latest = max(latest, fl.since)
+			f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: fl.since, LastHealthy: fl.lastHealthy,
+				Ev: ts.evidence(fl.reason, fl.detail, fl.since), target: ts})
+			detail := fl.reason
+			if fl.detail != "" {
+				detail += ": " + fl.detail
 			}
 			f.Frags = append(f.Frags, fmt.Sprintf("%s failing for {dur} (%s)", name, detail))
 			f.Title = "Service " + name + " unavailable"
@@ -397,7 +403,7 @@ func (d *Detector) serviceFinding(g *groupAgg, now int64) *finding {
 			}
 			switch {
 			case staging:
-			case now-ts.Since >= d.o.ServiceFailureFor.Milliseconds():
+			case now-fl.since >= d.o.ServiceFailureFor.Milliseconds():
 				f.Class = ClassOperational
 				why = append(why, whyService)
 			default:
@@ -421,6 +427,9 @@ func (d *Detector) serviceFinding(g *groupAgg, now int64) *finding {
 			default:
 				intWhy = joinFrags([]string{intWhy, fmt.Sprintf("slowness operational once sustained for %s", d.o.DegradationSustain)})
 			}
+		}
+		if d.o.Cluster.enabled() {
+			continue // short episodes: one vantage point's view only
 		}
 		for _, ep := range ts.Missed {
 			id := ts.Target.ID

@@ -21,7 +21,7 @@ type Metrics struct {
 var (
 	allClasses     = []Class{ClassSecurity, ClassOperational, ClassInternal}
 	componentKinds = []string{"entry_gateways", "exit_gateways", "mixnodes", "country", "service", "node",
-		"standby", "vantage_point", "alert"}
+		"standby", "vantage_point", "path", "alert"}
 	transitionKinds = []string{"opened", "promoted", "resolved"}
 	// Webhook alert results: accepted firing / resolved alerts, alerts in a
 	// rejected payload, alerts the sink failed to store.

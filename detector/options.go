@@ -81,6 +81,10 @@ type Options struct {
 	// the team's own Prometheus watches the team's own services.
 	AlertArchitecture Architecture
 
+	// Cluster: several vantage points agreeing by quorum (none: a single
+	// instance). See quorum.go.
+	Cluster ClusterOptions
+
 	// Metrics, if set, receives transitions and open counts.
 	Metrics *Metrics
 }
@@ -161,6 +165,7 @@ func (o Options) Validate() error {
 	if o.AlertArchitecture != "" && o.AlertArchitecture != ArchCentralized && o.AlertArchitecture != ArchDecentralized {
 		errs = append(errs, fmt.Errorf("AlertArchitecture: %q is not centralized or decentralized", o.AlertArchitecture))
 	}
+	errs = append(errs, o.Cluster.validate())
 	return errors.Join(errs...)
 }
 
@@ -213,5 +218,6 @@ func (o Options) withDefaults() Options {
 	if o.AlertArchitecture != ArchDecentralized {
 		o.AlertArchitecture = ArchCentralized
 	}
+	o.Cluster = o.Cluster.withDefaults()
 	return o
 }

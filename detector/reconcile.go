@@ -15,6 +15,10 @@ const (
 	leftMoved     = "moved"
 	leftVantage   = "vantage"
 	leftAlert     = "alert_moved"
+	// Cluster (quorum.go).
+	leftQuorum     = "quorum"
+	leftUnreported = "unreported"
+	leftRemoved    = "removed"
 )
 
 // reconcile applies one component's finding to its anomaly: open, update,
@@ -160,6 +164,15 @@ func resolutionNote(a *Anomaly, left map[string]int, vanished bool) string {
 	if left[leftAlert] > 0 {
 		notes = append(notes, "alerts moved to another component")
 	}
+	if left[leftQuorum] > 0 {
+		notes = append(notes, "failures confirmed by a quorum of vantage points: now counted as failures of the network")
+	}
+	if left[leftUnreported] > 0 {
+		notes = append(notes, "the vantage point no longer reports on them")
+	}
+	if left[leftRemoved] > 0 {
+		notes = append(notes, "vantage point removed from the cluster")
+	}
 	var s string
 	if vanished {
 		s = "resolved without a recovery: " + strings.Join(notes, ", ")
@@ -169,7 +182,8 @@ func resolutionNote(a *Anomaly, left map[string]int, vanished bool) string {
 			s += " (also: " + strings.Join(notes, ", ") + ")"
 		}
 	}
-	if a.Class == ClassInternal && len(a.Promotions) == 0 && a.Component != compVantage && !strings.HasPrefix(a.Component, alertPrefix) {
+	if a.Class == ClassInternal && len(a.Promotions) == 0 && a.Component != compVantage && !strings.HasPrefix(a.Component, alertPrefix) &&
+		!clusterComponent(a.Component) {
 		s += "; resolved before user impact: it never crossed the user-impact threshold"
 	}
 	return s
@@ -192,6 +206,9 @@ func earliest(cs []contributor) (first, lastHealthy int64) {
 
 // leave says when and why a contributor stopped contributing.
 func (d *Detector) leave(component, id string, ci contribInfo, now int64) (int64, string) {
+	if clusterComponent(component) {
+		return d.leaveCluster(component, id, ci, now)
+	}
 	switch {
 	case strings.HasPrefix(id, alertPrefix):
 		fp := strings.TrimPrefix(id, alertPrefix)
@@ -225,6 +242,15 @@ func (d *Detector) leave(component, id string, ci contribInfo, now int64) (int64
 	switch {
 	case ts == nil:
 		return 0, leftForgotten
+	case d.o.Cluster.enabled():
+		q := ts.Q
+		switch {
+		case q != nil && !q.Failing && q.RecoveredAt >= ci.Since && q.RecoveredAt > 0:
+			return q.RecoveredAt, leftRecovered
+		case q != nil && !q.Failing && q.RecoveredAt == 0:
+			return 0, leftRemoved
+		}
+		return 0, leftMoved
 	case ts.Tainted:
 		return 0, leftVantage
 	case !ts.Failing && ts.RecoveredAt >= ci.Since && ts.RecoveredAt > 0:

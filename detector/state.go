@@ -69,6 +69,7 @@ const (
 	metaDirectory = "directory"
 	metaRecent    = "recent_alert_keys"
 	metaOrphans   = "orphan_alerts"
+	metaPeers     = "cluster_peers"
 )
 
 // Snapshot captures the state at now (recorded as SavedAt).
@@ -122,6 +123,11 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 	if err := errors.Join(put(metaVantage, d.vantage), put(metaLastIDs, d.lastIDs), put(metaDirectory, d.directory),
 		put(metaRecent, d.recent), put(metaOrphans, d.orphans)); err != nil {
 		return Snapshot{}, err
+	}
+	if len(d.peers) > 0 {
+		if err := put(metaPeers, d.peers); err != nil {
+			return Snapshot{}, err
+		}
 	}
 	return s, nil
 }
@@ -194,8 +200,9 @@ func (d *Detector) Restore(s Snapshot) error {
 		}
 		return nil
 	}
+	peers := map[string]*peerState{}
 	if err := errors.Join(get(metaVantage, &n.vantage), get(metaLastIDs, &n.lastIDs), get(metaDirectory, &n.directory),
-		get(metaRecent, &n.recent), get(metaOrphans, &n.orphans)); err != nil {
+		get(metaRecent, &n.recent), get(metaOrphans, &n.orphans), get(metaPeers, &peers)); err != nil {
 		return err
 	}
 	if n.lastIDs == nil {
@@ -209,6 +216,15 @@ func (d *Detector) Restore(s Snapshot) error {
 	d.targets, d.comps, d.anoms, d.lastIDs = n.targets, n.comps, n.anoms, n.lastIDs
 	d.alerts, d.alertEnds, d.recent, d.orphans = n.alerts, n.alertEnds, n.recent, n.orphans
 	d.vantage, d.directory, d.holds = n.vantage, n.directory, n.holds
+	// Peers' link state survives; their views are pulled again, and until
+	// they arrive the restored quorum state stands (warm-up).
+	d.peers, d.clusterStart, d.minority, d.status = map[string]*peerState{}, 0, nil, ClusterStatus{}
+	d.syncPeers()
+	for name, p := range peers {
+		if cur := d.peers[name]; cur != nil && p != nil {
+			*cur = peerState{LastOK: p.LastOK, OKSince: p.OKSince, FailSince: p.FailSince, LastErr: p.LastErr}
+		}
+	}
 	d.o.Metrics.record(d.anoms)
 	return nil
 }

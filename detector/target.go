@@ -113,6 +113,13 @@ type targetState struct {
 	SlowReported bool      `json:"slow_reported"`
 	Missed       []episode `json:"missed,omitempty"`
 
+	// Q is the target's failure as the cluster's quorum sees it (nil on a
+	// single instance, and until it first fails by quorum).
+	Q *quorumState `json:"q,omitempty"`
+	// qMinority: the last Evaluate recorded it as a path problem (so it
+	// does not go back to waiting for the others' verdict).
+	qMinority bool
+
 	group   string // component by role (derived from Target, not persisted)
 	country string // "country/XX" for active nodes, else ""
 }

@@ -57,13 +57,15 @@ type Anomaly struct {
 	ID string `json:"id"`
 	// Component names what failed: "entry_gateways", "exit_gateways",
 	// "mixnodes_layer2", "country/DE", "service/nym-api", "node/1399",
-	// "vantage_point", "alert/<alertname>", ...
+	// "vantage_point", "alert/<alertname>", and with a cluster
+	// "vantage/<peer>" (peer unreachable) and "path/<vantage point>"
+	// (failures too few vantage points see), ...
 	Component    string       `json:"component"`
 	Class        Class        `json:"class"`
 	Architecture Architecture `json:"architecture"`
 	Title        string       `json:"title"`  // short, for headlines and pages
 	Reason       string       `json:"reason"` // why this class, readable by a human
-	Source       string       `json:"source"` // "probe" or "alertmanager"
+	Source       string       `json:"source"` // "probe", "alertmanager" or "cluster"
 	Affected     []string     `json:"affected"`
 	Evidence     []Evidence   `json:"evidence,omitempty"`
 	Promotions   []Promotion  `json:"promotions,omitempty"`

@@ -322,8 +322,8 @@ nymwatch_detection_delay_seconds_count 1
 	if err != nil || len(problems) != 0 {
 		t.Errorf("lint: %v %+v", err, problems)
 	}
-	// Bounded cardinality: 3 classes × 9 kinds, whatever the node count.
-	if n := testutil.CollectAndCount(m.open); n != 27 {
+	// Bounded cardinality: 3 classes × 10 kinds, whatever the node count.
+	if n := testutil.CollectAndCount(m.open); n != 30 {
 		t.Errorf("open gauge has %d series", n)
 	}
 }

@@ -1,0 +1,95 @@
+package cluster
+
+import (
+	"compress/gzip"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Handler serves GET /api/v1/cluster/view: this vantage point's view,
+// gzip-compressed when the client accepts it. It needs a bearer token
+// among Options.Tokens.
+func (c *Cluster) Handler() http.Handler {
+	return http.HandlerFunc(c.serveView)
+}
+
+func (c *Cluster) serveView(w http.ResponseWriter, r *http.Request) {
+	if !c.authorized(r.Header.Get("Authorization")) {
+		c.m.served(http.StatusUnauthorized)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
+		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		return
+	}
+	v := c.src.View(c.now())
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept-Encoding")
+	c.m.served(http.StatusOK)
+	if !acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		if err := EncodeView(w, v); err != nil {
+			c.log.Debug("cluster: view not sent", "err", err)
+		}
+		return
+	}
+	h.Set("Content-Encoding", "gzip")
+	// BestSpeed: a view is mostly repeated keys, and it is made every
+	// interval for every peer.
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // the level is valid
+	err := EncodeView(zw, v)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		c.log.Debug("cluster: view not sent", "err", err)
+	}
+}
+
+// authorized compares the bearer token with every accepted one in
+// constant time.
+func (c *Cluster) authorized(header string) bool {
+	const scheme = "bearer "
+	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return false
+	}
+	tok := strings.TrimSpace(header[len(scheme):])
+	if tok == "" {
+		return false
+	}
+	s := c.settings()
+	match := 0
+	for _, want := range s.tokens {
+		match |= subtle.ConstantTimeCompare([]byte(tok), want)
+	}
+	return match == 1
+}
+
+// acceptsGzip reports whether Accept-Encoding allows gzip (RFC 9110
+// §12.5.3: "gzip" or "*" with a non-zero q, unless gzip itself is q=0).
+func acceptsGzip(values []string) bool {
+	star := false
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			q := 1.0
+			for p := range strings.SplitSeq(params, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			switch coding {
+			case "gzip", "x-gzip":
+				return q > 0
+			case "*":
+				star = q > 0
+			}
+		}
+	}
+	return star
+}
