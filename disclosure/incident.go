@@ -1,5 +1,6 @@
-// Package disclosure owns incidents: the SQLite store (anomalies grouped
-// into incidents, one event one incident), the section IV report draft, the
+// Package disclosure owns incidents: the store (anomalies grouped into
+// incidents, one event one incident; SQLite, or PostgreSQL shared by
+// several instances, see store.OpenPostgres), the section IV report draft, the
 // state machine a human drives through the HTTP API or the `nymwatch
 // incidents` CLI, the append-only audit trail, and paging through the outbox.
 //
@@ -14,6 +15,13 @@
 //     changes the state: the policy wants even short outages disclosed.
 //   - Classes only go up automatically (operational to security); lowering
 //     is a human's call (dismiss).
+//   - Several instances may share one PostgreSQL database. The database, not
+//     timing, keeps one event one incident: anomalies of one architecture
+//     side are applied one transaction at a time (an advisory transaction
+//     lock), an anomaly's primary key keeps it in one incident, and rows a
+//     transaction changes are read FOR UPDATE, so a human's decision and an
+//     anomaly joining never overwrite each other. One instance at a time
+//     delivers pages (see Outbox).
 package disclosure
 
 import (

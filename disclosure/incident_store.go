@@ -13,14 +13,16 @@ import (
 	"github.com/nymwatch/nymwatch/internal/store"
 )
 
-// Store reads incidents from the database. It needs only the database, so
+// Store reads incidents from the database (SQLite, or the shared PostgreSQL
+// database: store.OpenPostgres). It needs only the database, so
 // the outbox can take it as its DraftSource before the Service (which needs
 // the outbox as its Pages) exists.
 type Store struct {
 	db *store.DB
 }
 
-// NewStore returns a Store over db (opened with store.Open).
+// NewStore returns a Store over db (opened with store.Open or
+// store.OpenPostgres).
 func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
 var _ DraftSource = (*Store)(nil)
@@ -38,12 +40,6 @@ const (
 	DefaultListLimit = 500
 	MaxListLimit     = 5000
 )
-
-// queryer is what reads need: the read pool, or the write transaction.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 // incidentRow is an incidents row as stored.
 type incidentRow struct {
@@ -127,8 +123,9 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	return &r, nil
 }
 
-func loadRow(ctx context.Context, q queryer, id string) (*incidentRow, error) {
-	row := q.QueryRowContext(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE id = ?", id)
+// loadRow reads one incident; in a write transaction it locks the row.
+func loadRow(ctx context.Context, q conn, id string) (*incidentRow, error) {
+	row := q.QueryRowContext(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE id = ?"+q.forUpdate(), id)
 	r, err := scanIncident(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
@@ -168,7 +165,7 @@ func scanMember(sc scanner) (*member, error) {
 	return &m, nil
 }
 
-func loadMember(ctx context.Context, q queryer, anomalyID string) (*member, error) {
+func loadMember(ctx context.Context, q conn, anomalyID string) (*member, error) {
 	m, err := scanMember(q.QueryRowContext(ctx, "SELECT "+memberColumns+" FROM incident_anomalies WHERE anomaly_id = ?", anomalyID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -179,7 +176,7 @@ func loadMember(ctx context.Context, q queryer, anomalyID string) (*member, erro
 	return m, nil
 }
 
-func loadMembers(ctx context.Context, q queryer, incidentID string) ([]*member, error) {
+func loadMembers(ctx context.Context, q conn, incidentID string) ([]*member, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+memberColumns+` FROM incident_anomalies
 		WHERE incident_id = ? ORDER BY joined_at, first_seen, anomaly_id`, incidentID)
 	if err != nil {
@@ -200,7 +197,7 @@ func loadMembers(ctx context.Context, q queryer, incidentID string) ([]*member, 
 	return ms, nil
 }
 
-func loadAudit(ctx context.Context, q queryer, incidentID string) ([]AuditEntry, error) {
+func loadAudit(ctx context.Context, q conn, incidentID string) ([]AuditEntry, error) {
 	rows, err := q.QueryContext(ctx, `SELECT seq, at, actor, remote_addr, action, detail
 		FROM incident_audit WHERE incident_id = ? ORDER BY seq`, incidentID)
 	if err != nil {
@@ -264,15 +261,15 @@ func (r *incidentRow) incident(ms []*member, withReport bool) *Incident {
 
 // Get returns one incident with its report, anomalies and audit trail.
 func (s *Store) Get(ctx context.Context, id string) (*Incident, error) {
-	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.BeginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("get incident: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
-	return getTx(ctx, tx, id)
+	return getTx(ctx, dbConn(s.db, tx), id)
 }
 
-func getTx(ctx context.Context, q queryer, id string) (*Incident, error) {
+func getTx(ctx context.Context, q conn, id string) (*Incident, error) {
 	r, err := loadRow(ctx, q, id)
 	if err != nil {
 		return nil, err
@@ -323,7 +320,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
 }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Incident, error) {
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	rows, err := dbConn(s.db, s.db.R).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -368,7 +365,8 @@ func (s *Store) Report(ctx context.Context, id string) (string, error) {
 // counts returns the number of incidents per (class, state) and the
 // creation time of the oldest draft (zero if none), for the metrics.
 func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error) {
-	rows, err := s.db.R.QueryContext(ctx, "SELECT class, state, count(*) FROM incidents GROUP BY class, state")
+	r := dbConn(s.db, s.db.R)
+	rows, err := r.QueryContext(ctx, "SELECT class, state, count(*) FROM incidents GROUP BY class, state")
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
 	}
@@ -386,7 +384,7 @@ func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error
 		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
 	}
 	var oldest sql.NullInt64
-	if err := s.db.R.QueryRowContext(ctx, "SELECT min(created_at) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
+	if err := r.QueryRowContext(ctx, "SELECT min(created_at) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
 		return nil, time.Time{}, fmt.Errorf("oldest draft: %w", err)
 	}
 	return counts, store.FromNullMillis(oldest), nil

@@ -60,8 +60,18 @@ type OutboxOptions struct {
 // Outbox is the durable page queue: it implements Pages (enqueue inside the
 // incident's transaction) and, on each Tick, re-sends and escalates pending
 // drafts and delivers due pages to every pager.
+//
+// Over the shared PostgreSQL database every instance enqueues, but only one
+// at a time drains: the holder of the "page-outbox" session lock (a
+// PostgreSQL advisory lock on a connection of its own, released with the
+// session if the holder dies, so another instance takes over at its next
+// tick). Delivery is at least once: a holder that dies between sending and
+// recording a page has it sent again by the next one, with the same labels,
+// which Alertmanager deduplicates.
 type Outbox struct {
 	db     *store.DB
+	w, r   conn // the write and read pools
+	lock   *store.SessionLock
 	pagers []outboxPager
 	opts   OutboxOptions
 	plan   escalationPlan
@@ -93,6 +103,7 @@ type outboxPagerState struct {
 }
 
 type outboxMetrics struct {
+	leader     prometheus.Gauge
 	sent       *prometheus.CounterVec
 	failed     *prometheus.CounterVec
 	superseded *prometheus.CounterVec
@@ -118,6 +129,9 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 	}
 	o := &Outbox{
 		db:   db,
+		w:    dbConn(db, db.W),
+		r:    dbConn(db, db.R),
+		lock: db.SessionLock("page-outbox"),
 		opts: opts,
 		plan: escalationPlan{
 			resend:   opts.ResendInterval,
@@ -154,6 +168,10 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 
 	f := promauto.With(reg)
 	o.m = outboxMetrics{
+		leader: f.NewGauge(prometheus.GaugeOpts{
+			Name: "nymwatch_page_outbox_leader",
+			Help: "1 while this instance drains the page outbox: always with SQLite; with PostgreSQL, while it holds the outbox lock.",
+		}),
 		sent: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "nymwatch_pages_sent_total",
 			Help: "Pages delivered, by pager kind.",
@@ -176,6 +194,9 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		Name: "nymwatch_pages_queued",
 		Help: "Page deliveries waiting in the outbox, as of the last tick.",
 	}, func() float64 { return float64(o.queued.Load()) })
+	if db.Dialect() != store.DialectPostgres {
+		o.m.leader.Set(1) // the only instance on its own database
+	}
 	for _, k := range kinds {
 		o.m.sent.WithLabelValues(k)
 		o.m.superseded.WithLabelValues(k)
@@ -243,7 +264,8 @@ func (o *Outbox) draftSource() DraftSource {
 // Opened enqueues, inside tx, the pages due now for a new (or newly
 // disclosable) draft: its first page, and any escalation already due. An
 // incident that was already ended is not paged again.
-func (o *Outbox) Opened(ctx context.Context, tx *sql.Tx, s Subject, now time.Time) error {
+func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.Time) error {
+	tx := writeConn(o.db, sqlTx)
 	if err := outboxCheckSubject(s); err != nil {
 		return err
 	}
@@ -259,7 +281,8 @@ func (o *Outbox) Opened(ctx context.Context, tx *sql.Tx, s Subject, now time.Tim
 // Ended enqueues, inside tx, the pages that resolve every alert of the
 // incident: each label set reached by escalation, and each label set ever
 // queued for it (its class or component may have changed since).
-func (o *Outbox) Ended(ctx context.Context, tx *sql.Tx, s Subject, now time.Time) error {
+func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.Time) error {
+	tx := writeConn(o.db, sqlTx)
 	if err := outboxCheckSubject(s); err != nil {
 		return err
 	}
@@ -312,7 +335,7 @@ func outboxCheckSubject(s Subject) error {
 
 // enqueue inserts one row per page and pager. Firing pages of an incident
 // that has an end page queued are not inserted: an ended alert stays ended.
-func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, pages []Page, now time.Time) error {
+func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Time) error {
 	if len(o.pagers) == 0 || len(pages) == 0 {
 		return nil
 	}
@@ -367,6 +390,16 @@ func (o *Outbox) Tick(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	now = now.UTC()
+	held, err := o.lock.TryHold(ctx)
+	if err != nil || !held {
+		o.m.leader.Set(0)
+		if err != nil {
+			return fmt.Errorf("outbox: drain lock: %w", err)
+		}
+		o.log.Debug("page outbox drained by another instance")
+		return o.countQueued(ctx)
+	}
+	o.m.leader.Set(1)
 	var errs []error
 	if err := o.schedule(ctx, now); err != nil {
 		errs = append(errs, err)
@@ -378,17 +411,23 @@ func (o *Outbox) Tick(ctx context.Context, now time.Time) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.deliver(ctx, now))
-	if _, err := o.db.W.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < ?`,
+	if _, err := o.w.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < ?`,
 		store.Millis(now.Add(-o.opts.Retention))); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: prune: %w", err))
 	}
-	var n int64
-	if err := o.db.R.QueryRowContext(ctx, `SELECT count(*) FROM page_outbox WHERE done_ms IS NULL`).Scan(&n); err != nil {
-		errs = append(errs, fmt.Errorf("outbox: count: %w", err))
-	} else {
-		o.queued.Store(n)
-	}
+	errs = append(errs, o.countQueued(ctx))
 	return errors.Join(errs...)
+}
+
+// countQueued refreshes the queue gauge (of the shared queue, on every
+// instance).
+func (o *Outbox) countQueued(ctx context.Context) error {
+	var n int64
+	if err := o.r.QueryRowContext(ctx, `SELECT count(*) FROM page_outbox WHERE done_ms IS NULL`).Scan(&n); err != nil {
+		return fmt.Errorf("outbox: count: %w", err)
+	}
+	o.queued.Store(n)
+	return nil
 }
 
 // schedule enqueues what the pending drafts are due at now.
@@ -411,7 +450,7 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 	if len(pages) == 0 {
 		return nil
 	}
-	return o.db.Tx(ctx, func(tx *sql.Tx) error { return o.enqueue(ctx, tx, pages, now) })
+	return o.db.Tx(ctx, func(tx *sql.Tx) error { return o.enqueue(ctx, writeConn(o.db, tx), pages, now) })
 }
 
 // outboxSupersededSQL: a pending firing row whose incident has an end page
@@ -422,7 +461,7 @@ const outboxSupersededSQL = `r.done_ms IS NULL AND r.resolved = 0 AND (
 	OR EXISTS (SELECT 1 FROM page_outbox n WHERE n.pager = r.pager AND n.fingerprint = r.fingerprint AND n.done_ms IS NULL AND n.id > r.id))`
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
-	rows, err := o.db.W.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
+	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
 		WHERE `+outboxSupersededSQL+` RETURNING pager_kind`, store.Millis(now))
 	if err != nil {
 		return fmt.Errorf("outbox: supersede: %w", err)
@@ -443,7 +482,7 @@ func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 
 // expire gives up rows older than MaxAge, loudly.
 func (o *Outbox) expire(ctx context.Context, now time.Time) error {
-	rows, err := o.db.W.QueryContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = 'expired'
+	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = 'expired'
 		WHERE done_ms IS NULL AND created_ms <= ?
 		RETURNING page_key, pager, pager_kind, attempts, coalesce(last_error, '')`,
 		store.Millis(now), store.Millis(now.Add(-o.opts.MaxAge)))
@@ -500,7 +539,7 @@ func (o *Outbox) deliver(ctx context.Context, now time.Time) error {
 // deliverPager sends the due rows of one pager, oldest first, and stops at
 // the first transient failure: the receiver is down, the rest would fail too.
 func (o *Outbox) deliverPager(ctx context.Context, pg outboxPager, now time.Time) error {
-	rows, err := o.db.R.QueryContext(ctx, `SELECT id, page_key, incident_id, resolved, payload, attempts
+	rows, err := o.r.QueryContext(ctx, `SELECT id, page_key, incident_id, resolved, payload, attempts
 		FROM page_outbox WHERE pager = ? AND done_ms IS NULL AND next_attempt_ms <= ?
 		ORDER BY id LIMIT ?`, pg.name, store.Millis(now), o.opts.BatchSize)
 	if err != nil {
@@ -541,7 +580,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 
 	if !r.resolved {
 		// Ended (or re-sent) since this tick's supersede pass?
-		res, err := o.db.W.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
+		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
 			WHERE r.id = ? AND `+outboxSupersededSQL, ms, r.id)
 		if err != nil {
 			return true, fmt.Errorf("outbox: supersede %s: %w", r.key, err)
@@ -596,7 +635,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	pg.st.notBefore = next
 	o.log.Warn("page delivery failed; will retry",
 		"page", r.key, "pager", pg.name, "reason", pe.Reason, "attempts", r.attempts+1, "retry_in", delay, "err", pe.Error())
-	if _, err := o.db.W.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_ms = ?
+	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_ms = ?
 		WHERE id = ? AND done_ms IS NULL`, pe.Error(), store.Millis(next), r.id); err != nil {
 		return true, fmt.Errorf("outbox: record failure of %s: %w", r.key, err)
 	}
@@ -612,7 +651,7 @@ func (o *Outbox) finish(ctx context.Context, id int64, outcome string, ms int64,
 	if outcome == "delivered" {
 		delivered = ms
 	}
-	_, err := o.db.W.ExecContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = ?, delivered_ms = ?,
+	_, err := o.w.ExecContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = ?, delivered_ms = ?,
 		attempts = attempts + 1, last_error = coalesce(?, last_error) WHERE id = ? AND done_ms IS NULL`,
 		ms, outcome, delivered, le, id)
 	if err != nil {

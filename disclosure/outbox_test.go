@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -60,7 +59,7 @@ func (l *outboxTestLog) String() string {
 
 type outboxTestEnv struct {
 	t      *testing.T
-	path   string
+	openDB func(t *testing.T) *store.DB
 	db     *store.DB
 	ob     *Outbox
 	drafts *outboxTestDrafts
@@ -70,21 +69,18 @@ type outboxTestEnv struct {
 	opts   OutboxOptions
 }
 
-func outboxTestOpenDB(t *testing.T, path string) *store.DB {
-	t.Helper()
-	db, err := store.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
+// newOutboxTestEnv is an outbox over SQLite.
 func newOutboxTestEnv(t *testing.T, pagers []Pager, opts OutboxOptions) *outboxTestEnv {
 	t.Helper()
-	e := &outboxTestEnv{t: t, path: filepath.Join(t.TempDir(), "nymwatch.db"), drafts: &outboxTestDrafts{},
+	return newOutboxTestEnvOn(t, sqliteBackend, pagers, opts)
+}
+
+// newOutboxTestEnvOn is an outbox over a fresh database of backend b.
+func newOutboxTestEnvOn(t *testing.T, b testBackend, pagers []Pager, opts OutboxOptions) *outboxTestEnv {
+	t.Helper()
+	e := &outboxTestEnv{t: t, openDB: b.fresh(t), drafts: &outboxTestDrafts{},
 		log: &outboxTestLog{}, pagers: pagers, opts: opts}
-	e.db = outboxTestOpenDB(t, e.path)
-	t.Cleanup(func() { e.db.Close() })
+	e.db = e.openDB(t)
 	e.build()
 	return e
 }
@@ -107,7 +103,7 @@ func (e *outboxTestEnv) restart() {
 	if err := e.db.Close(); err != nil {
 		e.t.Fatal(err)
 	}
-	e.db = outboxTestOpenDB(e.t, e.path)
+	e.db = e.openDB(e.t)
 	e.build()
 }
 
@@ -275,322 +271,334 @@ func outboxAssertNoDuplicates(t *testing.T, keys []string) {
 }
 
 func TestOutboxEnqueueIdempotent(t *testing.T) {
-	a, b := &outboxTestPager{name: "a"}, &outboxTestPager{name: "b"}
-	e := newOutboxTestEnv(t, []Pager{a, b}, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	// The service enqueues twice (e.g. a duplicated scheduler run), and a
-	// rolled-back transaction enqueues nothing.
-	e.opened(s, outboxT0)
-	e.opened(s, outboxT0.Add(time.Second))
-	err := e.db.Tx(t.Context(), func(tx *sql.Tx) error {
-		if err := e.ob.Opened(t.Context(), tx, outboxTestSubject("INC-2", outboxT0), outboxT0); err != nil {
-			return err
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		a, b := &outboxTestPager{name: "a"}, &outboxTestPager{name: "b"}
+		e := newOutboxTestEnvOn(t, bk, []Pager{a, b}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		// The service enqueues twice (e.g. a duplicated scheduler run), and a
+		// rolled-back transaction enqueues nothing.
+		e.opened(s, outboxT0)
+		e.opened(s, outboxT0.Add(time.Second))
+		err := e.db.Tx(t.Context(), func(tx *sql.Tx) error {
+			if err := e.ob.Opened(t.Context(), tx, outboxTestSubject("INC-2", outboxT0), outboxT0); err != nil {
+				return err
+			}
+			return errors.New("incident write failed")
+		})
+		if err == nil {
+			t.Fatal("want the rollback error")
 		}
-		return errors.New("incident write failed")
+		rows := e.rows()
+		if len(rows) != 2 || rows[0].key != "INC-1/open" || rows[0].pager != "a" || rows[1].key != "INC-1/open" || rows[1].pager != "b" {
+			t.Fatalf("rows %+v, want INC-1/open once per pager", rows)
+		}
+		// Ticks at the same instant (gocron's duplicate run) add nothing twice.
+		e.drafts.set(s)
+		e.tick(outboxT0)
+		e.tick(outboxT0)
+		now := outboxT0.Add(90 * time.Second)
+		e.tick(now)
+		e.tick(now)
+		e.tick(now.Add(10 * time.Second))
+		if got, want := len(e.rows()), 4; got != want {
+			t.Errorf("%d rows, want %d (open + resend/1, per pager)", got, want)
+		}
+		for _, p := range []*outboxTestPager{a, b} {
+			if got := p.keys(); !slices.Equal(got, []string{"INC-1/open", "INC-1/resend/1/warning"}) {
+				t.Errorf("pager %s got %v", p.name, got)
+			}
+		}
+		if got := e.metric("nymwatch_pages_sent_total", "pager_kind", "other"); got != 4 {
+			t.Errorf("sent_total = %v, want 4", got)
+		}
+		if got := e.metric("nymwatch_pages_queued"); got != 0 {
+			t.Errorf("queued = %v, want 0", got)
+		}
+		if got := e.metric("nymwatch_page_delivery_delay_seconds"); got != 4 {
+			t.Errorf("delay samples = %v, want 4", got)
+		}
+		// An internal incident is never paged.
+		e.opened(Subject{IncidentID: "INC-3", Class: "internal", CreatedAt: outboxT0}, outboxT0)
+		if got := len(e.rows()); got != 4 {
+			t.Errorf("internal incident enqueued: %d rows", got)
+		}
 	})
-	if err == nil {
-		t.Fatal("want the rollback error")
-	}
-	rows := e.rows()
-	if len(rows) != 2 || rows[0].key != "INC-1/open" || rows[0].pager != "a" || rows[1].key != "INC-1/open" || rows[1].pager != "b" {
-		t.Fatalf("rows %+v, want INC-1/open once per pager", rows)
-	}
-	// Ticks at the same instant (gocron's duplicate run) add nothing twice.
-	e.drafts.set(s)
-	e.tick(outboxT0)
-	e.tick(outboxT0)
-	now := outboxT0.Add(90 * time.Second)
-	e.tick(now)
-	e.tick(now)
-	e.tick(now.Add(10 * time.Second))
-	if got, want := len(e.rows()), 4; got != want {
-		t.Errorf("%d rows, want %d (open + resend/1, per pager)", got, want)
-	}
-	for _, p := range []*outboxTestPager{a, b} {
-		if got := p.keys(); !slices.Equal(got, []string{"INC-1/open", "INC-1/resend/1/warning"}) {
-			t.Errorf("pager %s got %v", p.name, got)
-		}
-	}
-	if got := e.metric("nymwatch_pages_sent_total", "pager_kind", "other"); got != 4 {
-		t.Errorf("sent_total = %v, want 4", got)
-	}
-	if got := e.metric("nymwatch_pages_queued"); got != 0 {
-		t.Errorf("queued = %v, want 0", got)
-	}
-	if got := e.metric("nymwatch_page_delivery_delay_seconds"); got != 4 {
-		t.Errorf("delay samples = %v, want 4", got)
-	}
-	// An internal incident is never paged.
-	e.opened(Subject{IncidentID: "INC-3", Class: "internal", CreatedAt: outboxT0}, outboxT0)
-	if got := len(e.rows()); got != 4 {
-		t.Errorf("internal incident enqueued: %d rows", got)
-	}
 }
 
 func TestOutboxDeliversToAlertmanager(t *testing.T) {
-	srv := newPagerTestServer(t)
-	am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{ExternalURL: "https://nymwatch.example"})
-	s := outboxTestSubject("INC-20260310-0001", outboxT0)
-	e.opened(s, outboxT0)
-	e.drafts.set(s)
-	sendAt := outboxT0.Add(5 * time.Second)
-	e.tick(sendAt)
-
-	alerts := srv.alerts(t)
-	if len(alerts) != 1 {
-		t.Fatalf("%d alerts, want 1", len(alerts))
-	}
-	a := alerts[0]
-	if got := slices.Sorted(maps.Keys(a)); !slices.Equal(got, []string{"annotations", "endsAt", "generatorURL", "labels", "startsAt"}) {
-		t.Errorf("alert fields %v", got)
-	}
-	wantLabels := map[string]any{"alertname": "NymwatchDisclosurePending", "incident_id": "INC-20260310-0001",
-		"class": "operational", "component": "entry-gateways", "severity": "warning"}
-	if !maps.Equal(a["labels"].(map[string]any), wantLabels) {
-		t.Errorf("labels %v", a["labels"])
-	}
-	if a["startsAt"] != "2026-03-10T11:58:00.000Z" {
-		t.Errorf("startsAt %v, want first_seen", a["startsAt"])
-	}
-	// endsAt: the send time plus 4 resend intervals.
-	if a["endsAt"] != "2026-03-10T12:04:05.000Z" {
-		t.Errorf("endsAt %v", a["endsAt"])
-	}
-	const url = "https://nymwatch.example/incidents/INC-20260310-0001"
-	if a["generatorURL"] != url {
-		t.Errorf("generatorURL %v", a["generatorURL"])
-	}
-	ann := a["annotations"].(map[string]any)
-	if got := slices.Sorted(maps.Keys(ann)); !slices.Equal(got, []string{"description", "incident_url", "summary"}) {
-		t.Errorf("annotations %v", got)
-	}
-	if ann["incident_url"] != url || ann["summary"] != "Draft operational incident awaits a disclosure decision (warning): Entry gateways unreachable" {
-		t.Errorf("annotations %v", ann)
-	}
-	for _, sub := range []string{"30% of entry gateways", "INC-20260310-0001 (entry-gateways, decentralized)",
-		"Users first affected 2026-03-10T11:58:00.000Z", "same UTC day", url} {
-		if !strings.Contains(ann["description"].(string), sub) {
-			t.Errorf("description %q lacks %q", ann["description"], sub)
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		srv := newPagerTestServer(t)
+		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	r := e.row("INC-20260310-0001/open", am.Name())
-	if r.outcome != "delivered" || !r.delivered || r.attempts != 1 {
-		t.Errorf("row %+v", r)
-	}
+		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{ExternalURL: "https://nymwatch.example"})
+		s := outboxTestSubject("INC-20260310-0001", outboxT0)
+		e.opened(s, outboxT0)
+		e.drafts.set(s)
+		sendAt := outboxT0.Add(5 * time.Second)
+		e.tick(sendAt)
 
-	// A re-send a minute later pushes endsAt forward; the alert is the same.
-	e.tick(outboxT0.Add(time.Minute))
-	alerts = srv.alerts(t)
-	if len(alerts) != 2 || alerts[1]["endsAt"] != "2026-03-10T12:05:00.000Z" ||
-		!maps.Equal(alerts[1]["labels"].(map[string]any), wantLabels) {
-		t.Fatalf("re-send %v", alerts)
-	}
+		alerts := srv.alerts(t)
+		if len(alerts) != 1 {
+			t.Fatalf("%d alerts, want 1", len(alerts))
+		}
+		a := alerts[0]
+		if got := slices.Sorted(maps.Keys(a)); !slices.Equal(got, []string{"annotations", "endsAt", "generatorURL", "labels", "startsAt"}) {
+			t.Errorf("alert fields %v", got)
+		}
+		wantLabels := map[string]any{"alertname": "NymwatchDisclosurePending", "incident_id": "INC-20260310-0001",
+			"class": "operational", "component": "entry-gateways", "severity": "warning"}
+		if !maps.Equal(a["labels"].(map[string]any), wantLabels) {
+			t.Errorf("labels %v", a["labels"])
+		}
+		if a["startsAt"] != "2026-03-10T11:58:00.000Z" {
+			t.Errorf("startsAt %v, want first_seen", a["startsAt"])
+		}
+		// endsAt: the send time plus 4 resend intervals.
+		if a["endsAt"] != "2026-03-10T12:04:05.000Z" {
+			t.Errorf("endsAt %v", a["endsAt"])
+		}
+		const url = "https://nymwatch.example/incidents/INC-20260310-0001"
+		if a["generatorURL"] != url {
+			t.Errorf("generatorURL %v", a["generatorURL"])
+		}
+		ann := a["annotations"].(map[string]any)
+		if got := slices.Sorted(maps.Keys(ann)); !slices.Equal(got, []string{"description", "incident_url", "summary"}) {
+			t.Errorf("annotations %v", got)
+		}
+		if ann["incident_url"] != url || ann["summary"] != "Draft operational incident awaits a disclosure decision (warning): Entry gateways unreachable" {
+			t.Errorf("annotations %v", ann)
+		}
+		for _, sub := range []string{"30% of entry gateways", "INC-20260310-0001 (entry-gateways, decentralized)",
+			"Users first affected 2026-03-10T11:58:00.000Z", "same UTC day", url} {
+			if !strings.Contains(ann["description"].(string), sub) {
+				t.Errorf("description %q lacks %q", ann["description"], sub)
+			}
+		}
+		r := e.row("INC-20260310-0001/open", am.Name())
+		if r.outcome != "delivered" || !r.delivered || r.attempts != 1 {
+			t.Errorf("row %+v", r)
+		}
 
-	// Ended: the alert is resolved with endsAt = now.
-	s.State = "confirmed"
-	e.drafts.set()
-	e.ended(s, outboxT0.Add(90*time.Second))
-	e.tick(outboxT0.Add(91 * time.Second))
-	alerts = srv.alerts(t)
-	if len(alerts) != 3 || alerts[2]["endsAt"] != "2026-03-10T12:01:30.000Z" || alerts[2]["startsAt"] != "2026-03-10T11:58:00.000Z" ||
-		!maps.Equal(alerts[2]["labels"].(map[string]any), wantLabels) {
-		t.Fatalf("end %v", alerts)
-	}
-	if !strings.Contains(alerts[2]["annotations"].(map[string]any)["summary"].(string), "confirmed") {
-		t.Errorf("end summary %v", alerts[2]["annotations"])
-	}
-	// Nothing more once ended.
-	e.tick(outboxT0.Add(10 * time.Minute))
-	if n := len(srv.alerts(t)); n != 3 {
-		t.Errorf("%d posts after the end, want 3", n)
-	}
+		// A re-send a minute later pushes endsAt forward; the alert is the same.
+		e.tick(outboxT0.Add(time.Minute))
+		alerts = srv.alerts(t)
+		if len(alerts) != 2 || alerts[1]["endsAt"] != "2026-03-10T12:05:00.000Z" ||
+			!maps.Equal(alerts[1]["labels"].(map[string]any), wantLabels) {
+			t.Fatalf("re-send %v", alerts)
+		}
+
+		// Ended: the alert is resolved with endsAt = now.
+		s.State = "confirmed"
+		e.drafts.set()
+		e.ended(s, outboxT0.Add(90*time.Second))
+		e.tick(outboxT0.Add(91 * time.Second))
+		alerts = srv.alerts(t)
+		if len(alerts) != 3 || alerts[2]["endsAt"] != "2026-03-10T12:01:30.000Z" || alerts[2]["startsAt"] != "2026-03-10T11:58:00.000Z" ||
+			!maps.Equal(alerts[2]["labels"].(map[string]any), wantLabels) {
+			t.Fatalf("end %v", alerts)
+		}
+		if !strings.Contains(alerts[2]["annotations"].(map[string]any)["summary"].(string), "confirmed") {
+			t.Errorf("end summary %v", alerts[2]["annotations"])
+		}
+		// Nothing more once ended.
+		e.tick(outboxT0.Add(10 * time.Minute))
+		if n := len(srv.alerts(t)); n != 3 {
+			t.Errorf("%d posts after the end, want 3", n)
+		}
+	})
 }
 
 // TestOutboxPagerDownThenUp: a receiver down for hours (fake time), then
 // back: every alert state reaches it, no page twice, nothing left queued,
 // and attempts while down were spaced by the capped backoff.
 func TestOutboxPagerDownThenUp(t *testing.T) {
-	p := &outboxTestPager{name: "am"}
-	e := newOutboxTestEnv(t, []Pager{p}, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	p.setFail(&PagerError{Reason: PagerReasonNetwork, msg: "connection refused"})
-	e.opened(s, outboxT0)
-	e.drafts.set(s)
-	now := outboxT0
-	for ; now.Before(outboxT0.Add(2 * time.Hour)); now = now.Add(time.Minute) {
-		e.tick(now)
-	}
-	failed := e.metric("nymwatch_pages_failed_total", "pager_kind", "other", "reason", "network")
-	// Backoff 5s, 10s, ... capped at 5m (seen at 1m ticks): about 30
-	// attempts in 2h, not 120.
-	if failed < 15 || failed > 45 {
-		t.Errorf("%v attempts while down, want the backoff to space them (15-45)", failed)
-	}
-	if q := e.metric("nymwatch_pages_queued"); q < 1 || q > 3 {
-		t.Errorf("queued = %v: superseded re-sends should not pile up", q)
-	}
-	if len(p.keys()) != 0 {
-		t.Fatal("delivered while down")
-	}
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		p := &outboxTestPager{name: "am"}
+		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		p.setFail(&PagerError{Reason: PagerReasonNetwork, msg: "connection refused"})
+		e.opened(s, outboxT0)
+		e.drafts.set(s)
+		now := outboxT0
+		for ; now.Before(outboxT0.Add(2 * time.Hour)); now = now.Add(time.Minute) {
+			e.tick(now)
+		}
+		failed := e.metric("nymwatch_pages_failed_total", "pager_kind", "other", "reason", "network")
+		// Backoff 5s, 10s, ... capped at 5m (seen at 1m ticks): about 30
+		// attempts in 2h, not 120.
+		if failed < 15 || failed > 45 {
+			t.Errorf("%v attempts while down, want the backoff to space them (15-45)", failed)
+		}
+		if q := e.metric("nymwatch_pages_queued"); q < 1 || q > 3 {
+			t.Errorf("queued = %v: superseded re-sends should not pile up", q)
+		}
+		if len(p.keys()) != 0 {
+			t.Fatal("delivered while down")
+		}
 
-	p.setFail(nil)
-	up := now
-	for end := now.Add(10 * time.Minute); now.Before(end); now = now.Add(time.Minute) {
-		e.tick(now)
-	}
-	keys := p.keys()
-	outboxAssertNoDuplicates(t, keys)
-	sev := map[string]bool{}
-	for _, pg := range p.pages() {
-		sev[pg.Labels["severity"]] = true
-		// endsAt is set when the page leaves, not when it was queued.
-		if pg.EndsAt.Before(up.Add(4 * time.Minute)) {
-			t.Errorf("%s delivered with stale endsAt %s", pg.Key, pg.EndsAt)
+		p.setFail(nil)
+		up := now
+		for end := now.Add(10 * time.Minute); now.Before(end); now = now.Add(time.Minute) {
+			e.tick(now)
 		}
-	}
-	// By now the draft has climbed to page; every reached label set fires.
-	if !sev["warning"] || !sev["critical"] || !sev["page"] {
-		t.Errorf("severities delivered %v (keys %v)", sev, keys)
-	}
-	for _, r := range e.rows() {
-		if r.outcome != "delivered" && r.outcome != "superseded" {
-			t.Errorf("row %s outcome %q", r.key, r.outcome)
+		keys := p.keys()
+		outboxAssertNoDuplicates(t, keys)
+		sev := map[string]bool{}
+		for _, pg := range p.pages() {
+			sev[pg.Labels["severity"]] = true
+			// endsAt is set when the page leaves, not when it was queued.
+			if pg.EndsAt.Before(up.Add(4 * time.Minute)) {
+				t.Errorf("%s delivered with stale endsAt %s", pg.Key, pg.EndsAt)
+			}
 		}
-	}
-	if q := e.metric("nymwatch_pages_queued"); q != 0 {
-		t.Errorf("queued = %v after recovery", q)
-	}
+		// By now the draft has climbed to page; every reached label set fires.
+		if !sev["warning"] || !sev["critical"] || !sev["page"] {
+			t.Errorf("severities delivered %v (keys %v)", sev, keys)
+		}
+		for _, r := range e.rows() {
+			if r.outcome != "delivered" && r.outcome != "superseded" {
+				t.Errorf("row %s outcome %q", r.key, r.outcome)
+			}
+		}
+		if q := e.metric("nymwatch_pages_queued"); q != 0 {
+			t.Errorf("queued = %v after recovery", q)
+		}
+	})
 }
 
 func TestOutboxRestartDeliversOnce(t *testing.T) {
-	srv := newPagerTestServer(t)
-	am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	e.opened(s, outboxT0)
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		srv := newPagerTestServer(t)
+		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		e.opened(s, outboxT0)
 
-	// Crash before delivery: the page survives in the store.
-	e.restart()
-	e.drafts.set(s)
-	e.tick(outboxT0.Add(time.Second))
-	e.tick(outboxT0.Add(2 * time.Second))
-	e.restart()
-	e.tick(outboxT0.Add(3 * time.Second))
-	if n := len(srv.alerts(t)); n != 1 {
-		t.Fatalf("%d posts, want exactly 1", n)
-	}
+		// Crash before delivery: the page survives in the store.
+		e.restart()
+		e.drafts.set(s)
+		e.tick(outboxT0.Add(time.Second))
+		e.tick(outboxT0.Add(2 * time.Second))
+		e.restart()
+		e.tick(outboxT0.Add(3 * time.Second))
+		if n := len(srv.alerts(t)); n != 1 {
+			t.Fatalf("%d posts, want exactly 1", n)
+		}
 
-	// A failure's attempt count and schedule survive a restart too.
-	srv.status.Store(500)
-	e.tick(outboxT0.Add(time.Minute))
-	r := e.row("INC-1/resend/1/warning", am.Name())
-	if r.attempts != 1 || !r.next.Equal(outboxT0.Add(time.Minute+5*time.Second)) || !strings.Contains(r.lastErr, "500") {
-		t.Fatalf("after failure: %+v", r)
-	}
-	e.restart()
-	srv.status.Store(0)
-	e.tick(outboxT0.Add(time.Minute + 4*time.Second)) // not due yet
-	r = e.row("INC-1/resend/1/warning", am.Name())
-	if r.outcome != "" {
-		t.Fatalf("delivered before its next attempt: %+v", r)
-	}
-	e.tick(outboxT0.Add(time.Minute + 5*time.Second))
-	r = e.row("INC-1/resend/1/warning", am.Name())
-	if r.outcome != "delivered" || r.attempts != 2 {
-		t.Fatalf("after recovery: %+v", r)
-	}
+		// A failure's attempt count and schedule survive a restart too.
+		srv.status.Store(500)
+		e.tick(outboxT0.Add(time.Minute))
+		r := e.row("INC-1/resend/1/warning", am.Name())
+		if r.attempts != 1 || !r.next.Equal(outboxT0.Add(time.Minute+5*time.Second)) || !strings.Contains(r.lastErr, "500") {
+			t.Fatalf("after failure: %+v", r)
+		}
+		e.restart()
+		srv.status.Store(0)
+		e.tick(outboxT0.Add(time.Minute + 4*time.Second)) // not due yet
+		r = e.row("INC-1/resend/1/warning", am.Name())
+		if r.outcome != "" {
+			t.Fatalf("delivered before its next attempt: %+v", r)
+		}
+		e.tick(outboxT0.Add(time.Minute + 5*time.Second))
+		r = e.row("INC-1/resend/1/warning", am.Name())
+		if r.outcome != "delivered" || r.attempts != 2 {
+			t.Fatalf("after recovery: %+v", r)
+		}
+	})
 }
 
 func TestOutboxAlertmanagerCluster(t *testing.T) {
-	srvs := []*pagerTestServer{newPagerTestServer(t), newPagerTestServer(t), newPagerTestServer(t)}
-	var urls []string
-	for _, s := range srvs {
-		urls = append(urls, s.srv.URL)
-	}
-	pagers, err := NewAlertmanagerPagers(urls, pagerTestFastRetry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvs[1].status.Store(503) // one member down
-	e := newOutboxTestEnv(t, pagers, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	e.opened(s, outboxT0)
-	e.drafts.set(s)
-	e.tick(outboxT0)
-	// Members 0 and 2 took the page; member 1 answered 503 to the attempt
-	// and its two quick retries.
-	for i, want := range []int{1, 3, 1} {
-		if got := len(srvs[i].alerts(t)); got != want {
-			t.Errorf("member %d: %d posts, want %d", i, got, want)
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		srvs := []*pagerTestServer{newPagerTestServer(t), newPagerTestServer(t), newPagerTestServer(t)}
+		var urls []string
+		for _, s := range srvs {
+			urls = append(urls, s.srv.URL)
 		}
-	}
-	srvs[1].status.Store(0)
-	e.tick(outboxT0.Add(5 * time.Second))
-	var labels []map[string]any
-	for i, srv := range srvs {
-		as := srv.alerts(t)
-		last := as[len(as)-1]
-		labels = append(labels, last["labels"].(map[string]any))
-		if i != 1 && len(as) != 1 {
-			t.Errorf("member %d got %d posts, want 1", i, len(as))
+		pagers, err := NewAlertmanagerPagers(urls, pagerTestFastRetry)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for i := range labels {
-		if !maps.Equal(labels[i], labels[0]) {
-			t.Errorf("member %d got labels %v, member 0 %v", i, labels[i], labels[0])
+		srvs[1].status.Store(503) // one member down
+		e := newOutboxTestEnvOn(t, bk, pagers, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		e.opened(s, outboxT0)
+		e.drafts.set(s)
+		e.tick(outboxT0)
+		// Members 0 and 2 took the page; member 1 answered 503 to the attempt
+		// and its two quick retries.
+		for i, want := range []int{1, 3, 1} {
+			if got := len(srvs[i].alerts(t)); got != want {
+				t.Errorf("member %d: %d posts, want %d", i, got, want)
+			}
 		}
-	}
-	for _, p := range pagers {
-		if r := e.row("INC-1/open", p.Name()); r.outcome != "delivered" {
-			t.Errorf("%s: %+v", p.Name(), r)
+		srvs[1].status.Store(0)
+		e.tick(outboxT0.Add(5 * time.Second))
+		var labels []map[string]any
+		for i, srv := range srvs {
+			as := srv.alerts(t)
+			last := as[len(as)-1]
+			labels = append(labels, last["labels"].(map[string]any))
+			if i != 1 && len(as) != 1 {
+				t.Errorf("member %d got %d posts, want 1", i, len(as))
+			}
 		}
-	}
-	if _, err := NewOutbox(e.db, append(pagers, pagers[0]), nil, OutboxOptions{}, nil, nil); err == nil {
-		t.Error("duplicate pager accepted")
-	}
+		for i := range labels {
+			if !maps.Equal(labels[i], labels[0]) {
+				t.Errorf("member %d got labels %v, member 0 %v", i, labels[i], labels[0])
+			}
+		}
+		for _, p := range pagers {
+			if r := e.row("INC-1/open", p.Name()); r.outcome != "delivered" {
+				t.Errorf("%s: %+v", p.Name(), r)
+			}
+		}
+		if _, err := NewOutbox(e.db, append(pagers, pagers[0]), nil, OutboxOptions{}, nil, nil); err == nil {
+			t.Error("duplicate pager accepted")
+		}
+	})
 }
 
 func TestOutboxRetryAfterCapped(t *testing.T) {
-	srv := newPagerTestServer(t)
-	srv.status.Store(http.StatusTooManyRequests)
-	srv.retryAfter.Store("3600")
-	am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	e.opened(s, outboxT0)
-	e.tick(outboxT0)
-	r := e.row("INC-1/open", am.Name())
-	// Honoured (above the 5s backoff) but capped at MaxBackoff, not an hour.
-	if want := outboxT0.Add(5 * time.Minute); !r.next.Equal(want) {
-		t.Errorf("next attempt %s, want %s", r.next, want)
-	}
-	if r.attempts != 1 || !strings.Contains(r.lastErr, "429") {
-		t.Errorf("row %+v", r)
-	}
-	// The pager did not sit on the hour inside Send either: one request.
-	if n := len(srv.requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
-	// Before the capped time nothing is attempted.
-	e.tick(outboxT0.Add(4 * time.Minute))
-	if n := len(srv.requests()); n != 1 {
-		t.Errorf("%d requests before the retry time", n)
-	}
-	srv.status.Store(0)
-	e.tick(outboxT0.Add(5 * time.Minute))
-	if r := e.row("INC-1/open", am.Name()); r.outcome != "delivered" {
-		t.Errorf("row %+v", r)
-	}
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		srv := newPagerTestServer(t)
+		srv.status.Store(http.StatusTooManyRequests)
+		srv.retryAfter.Store("3600")
+		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		e.opened(s, outboxT0)
+		e.tick(outboxT0)
+		r := e.row("INC-1/open", am.Name())
+		// Honoured (above the 5s backoff) but capped at MaxBackoff, not an hour.
+		if want := outboxT0.Add(5 * time.Minute); !r.next.Equal(want) {
+			t.Errorf("next attempt %s, want %s", r.next, want)
+		}
+		if r.attempts != 1 || !strings.Contains(r.lastErr, "429") {
+			t.Errorf("row %+v", r)
+		}
+		// The pager did not sit on the hour inside Send either: one request.
+		if n := len(srv.requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+		// Before the capped time nothing is attempted.
+		e.tick(outboxT0.Add(4 * time.Minute))
+		if n := len(srv.requests()); n != 1 {
+			t.Errorf("%d requests before the retry time", n)
+		}
+		srv.status.Store(0)
+		e.tick(outboxT0.Add(5 * time.Minute))
+		if r := e.row("INC-1/open", am.Name()); r.outcome != "delivered" {
+			t.Errorf("row %+v", r)
+		}
+	})
 }
 
 func TestOutboxBackoffSchedule(t *testing.T) {
@@ -618,208 +626,220 @@ func TestOutboxBackoffSchedule(t *testing.T) {
 // TestOutboxEndedSkipsFiring: pages queued while the receiver was down are
 // not delivered after the incident ended; the end page is.
 func TestOutboxEndedSkipsFiring(t *testing.T) {
-	p := &outboxTestPager{name: "am"}
-	e := newOutboxTestEnv(t, []Pager{p}, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	p.setFail(&PagerError{Reason: PagerReasonHTTP5xx, msg: "503"})
-	e.opened(s, outboxT0)
-	e.drafts.set(s)
-	for now := outboxT0; now.Before(outboxT0.Add(20 * time.Minute)); now = now.Add(30 * time.Second) {
-		e.tick(now)
-	}
-	// A human confirms; the draft source no longer lists it.
-	end := outboxT0.Add(20 * time.Minute)
-	s.State = "confirmed"
-	e.drafts.set()
-	e.ended(s, end)
-	// A tick that read the draft list just before the end committed must
-	// not re-open the alert either.
-	e.drafts.set(outboxTestSubject("INC-1", outboxT0))
-	e.tick(end.Add(time.Second))
-	e.drafts.set()
-	p.setFail(nil)
-	e.tick(end.Add(10 * time.Minute))
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		p := &outboxTestPager{name: "am"}
+		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		p.setFail(&PagerError{Reason: PagerReasonHTTP5xx, msg: "503"})
+		e.opened(s, outboxT0)
+		e.drafts.set(s)
+		for now := outboxT0; now.Before(outboxT0.Add(20 * time.Minute)); now = now.Add(30 * time.Second) {
+			e.tick(now)
+		}
+		// A human confirms; the draft source no longer lists it.
+		end := outboxT0.Add(20 * time.Minute)
+		s.State = "confirmed"
+		e.drafts.set()
+		e.ended(s, end)
+		// A tick that read the draft list just before the end committed must
+		// not re-open the alert either.
+		e.drafts.set(outboxTestSubject("INC-1", outboxT0))
+		e.tick(end.Add(time.Second))
+		e.drafts.set()
+		p.setFail(nil)
+		e.tick(end.Add(10 * time.Minute))
 
-	pages := p.pages()
-	if len(pages) == 0 {
-		t.Fatal("nothing delivered")
-	}
-	sevs := map[string]bool{}
-	for _, pg := range pages {
-		if !pg.Resolved || !strings.Contains(pg.Key, "/end/") {
-			t.Errorf("firing page %s delivered after the end", pg.Key)
+		pages := p.pages()
+		if len(pages) == 0 {
+			t.Fatal("nothing delivered")
 		}
-		if !pg.EndsAt.Equal(end) {
-			t.Errorf("%s endsAt %s, want %s", pg.Key, pg.EndsAt, end)
+		sevs := map[string]bool{}
+		for _, pg := range pages {
+			if !pg.Resolved || !strings.Contains(pg.Key, "/end/") {
+				t.Errorf("firing page %s delivered after the end", pg.Key)
+			}
+			if !pg.EndsAt.Equal(end) {
+				t.Errorf("%s endsAt %s, want %s", pg.Key, pg.EndsAt, end)
+			}
+			sevs[pg.Labels["severity"]] = true
 		}
-		sevs[pg.Labels["severity"]] = true
-	}
-	// The draft had escalated to critical at 15m: both alerts end.
-	if len(pages) != 2 || !sevs["warning"] || !sevs["critical"] {
-		t.Errorf("end pages %v", sevs)
-	}
-	outboxAssertNoDuplicates(t, p.keys())
-	for _, r := range e.rows() {
-		want := "superseded"
-		if strings.Contains(r.key, "/end/") {
-			want = "delivered"
+		// The draft had escalated to critical at 15m: both alerts end.
+		if len(pages) != 2 || !sevs["warning"] || !sevs["critical"] {
+			t.Errorf("end pages %v", sevs)
 		}
-		if r.outcome != want {
-			t.Errorf("row %s: outcome %q, want %q", r.key, r.outcome, want)
+		outboxAssertNoDuplicates(t, p.keys())
+		for _, r := range e.rows() {
+			want := "superseded"
+			if strings.Contains(r.key, "/end/") {
+				want = "delivered"
+			}
+			if r.outcome != want {
+				t.Errorf("row %s: outcome %q, want %q", r.key, r.outcome, want)
+			}
 		}
-	}
-	if got := e.metric("nymwatch_pages_superseded_total", "pager_kind", "other"); got < 1 {
-		t.Errorf("superseded_total = %v", got)
-	}
+		if got := e.metric("nymwatch_pages_superseded_total", "pager_kind", "other"); got < 1 {
+			t.Errorf("superseded_total = %v", got)
+		}
+	})
 }
 
 // TestOutboxEndedAllLabelSets: a draft whose class changed while paged ends
 // the alerts of both classes.
 func TestOutboxEndedAllLabelSets(t *testing.T) {
-	p := &outboxTestPager{name: "am"}
-	e := newOutboxTestEnv(t, []Pager{p}, OutboxOptions{})
-	s := outboxTestSubject("INC-1", outboxT0)
-	e.opened(s, outboxT0)
-	e.tick(outboxT0)
-	s.Class = "security" // promoted
-	e.drafts.set(s)
-	e.tick(outboxT0.Add(time.Minute))
-	s.State = "dismissed"
-	e.ended(s, outboxT0.Add(2*time.Minute))
-	e.tick(outboxT0.Add(2 * time.Minute))
-	ended := map[string]bool{}
-	for _, pg := range p.pages() {
-		if pg.Resolved {
-			ended[pg.Labels["class"]+"/"+pg.Labels["severity"]] = true
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		p := &outboxTestPager{name: "am"}
+		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		e.opened(s, outboxT0)
+		e.tick(outboxT0)
+		s.Class = "security" // promoted
+		e.drafts.set(s)
+		e.tick(outboxT0.Add(time.Minute))
+		s.State = "dismissed"
+		e.ended(s, outboxT0.Add(2*time.Minute))
+		e.tick(outboxT0.Add(2 * time.Minute))
+		ended := map[string]bool{}
+		for _, pg := range p.pages() {
+			if pg.Resolved {
+				ended[pg.Labels["class"]+"/"+pg.Labels["severity"]] = true
+			}
 		}
-	}
-	want := map[string]bool{"operational/warning": true, "security/critical": true}
-	if !maps.Equal(ended, want) {
-		t.Errorf("ended %v, want %v", ended, want)
-	}
+		want := map[string]bool{"operational/warning": true, "security/critical": true}
+		if !maps.Equal(ended, want) {
+			t.Errorf("ended %v, want %v", ended, want)
+		}
+	})
 }
 
 func TestOutboxRejectedNotRetried(t *testing.T) {
-	srv := newPagerTestServer(t)
-	srv.status.Store(http.StatusBadRequest)
-	srv.body.Store(`{"code":400,"message":"invalid label set"}`)
-	am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{})
-	e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
-	e.tick(outboxT0)
-	e.tick(outboxT0.Add(time.Hour))
-	r := e.row("INC-1/open", am.Name())
-	if r.outcome != "rejected" || r.attempts != 1 || !strings.Contains(r.lastErr, "invalid label set") {
-		t.Errorf("row %+v", r)
-	}
-	if n := len(srv.requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
-	if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "alertmanager", "reason", "http_4xx"); got != 1 {
-		t.Errorf("failed{http_4xx} = %v", got)
-	}
-	if !strings.Contains(e.log.String(), "page rejected") {
-		t.Errorf("rejection not logged: %s", e.log.String())
-	}
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		srv := newPagerTestServer(t)
+		srv.status.Store(http.StatusBadRequest)
+		srv.body.Store(`{"code":400,"message":"invalid label set"}`)
+		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
+		e.tick(outboxT0)
+		e.tick(outboxT0.Add(time.Hour))
+		r := e.row("INC-1/open", am.Name())
+		if r.outcome != "rejected" || r.attempts != 1 || !strings.Contains(r.lastErr, "invalid label set") {
+			t.Errorf("row %+v", r)
+		}
+		if n := len(srv.requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+		if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "alertmanager", "reason", "http_4xx"); got != 1 {
+			t.Errorf("failed{http_4xx} = %v", got)
+		}
+		if !strings.Contains(e.log.String(), "page rejected") {
+			t.Errorf("rejection not logged: %s", e.log.String())
+		}
+	})
 }
 
 func TestOutboxExpiresLoudly(t *testing.T) {
-	p := &outboxTestPager{name: "am"}
-	p.setFail(&PagerError{Reason: PagerReasonTimeout, msg: "deadline exceeded"})
-	e := newOutboxTestEnv(t, []Pager{p}, OutboxOptions{MaxAge: time.Hour})
-	e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0) // no draft source entry: no re-sends
-	for now := outboxT0; !now.After(outboxT0.Add(time.Hour)); now = now.Add(time.Minute) {
-		e.tick(now)
-	}
-	r := e.row("INC-1/open", "am")
-	if r.outcome != "expired" || r.delivered {
-		t.Fatalf("row %+v", r)
-	}
-	if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "other", "reason", "expired"); got != 1 {
-		t.Errorf("failed{expired} = %v", got)
-	}
-	logs := e.log.String()
-	if !strings.Contains(logs, "page given up") || !strings.Contains(logs, "INC-1/open") || !strings.Contains(logs, "deadline exceeded") {
-		t.Errorf("expiry not logged with its last error: %s", logs)
-	}
-	n := len(e.rows())
-	e.tick(outboxT0.Add(2 * time.Hour))
-	if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "other", "reason", "expired"); got != 1 {
-		t.Errorf("expired twice: %v", got)
-	}
-	// Finished rows are pruned after the retention.
-	e.tick(outboxT0.Add(8 * 24 * time.Hour))
-	if got := len(e.rows()); got >= n {
-		t.Errorf("%d rows after retention, had %d", got, n)
-	}
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		p := &outboxTestPager{name: "am"}
+		p.setFail(&PagerError{Reason: PagerReasonTimeout, msg: "deadline exceeded"})
+		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{MaxAge: time.Hour})
+		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0) // no draft source entry: no re-sends
+		for now := outboxT0; !now.After(outboxT0.Add(time.Hour)); now = now.Add(time.Minute) {
+			e.tick(now)
+		}
+		r := e.row("INC-1/open", "am")
+		if r.outcome != "expired" || r.delivered {
+			t.Fatalf("row %+v", r)
+		}
+		if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "other", "reason", "expired"); got != 1 {
+			t.Errorf("failed{expired} = %v", got)
+		}
+		logs := e.log.String()
+		if !strings.Contains(logs, "page given up") || !strings.Contains(logs, "INC-1/open") || !strings.Contains(logs, "deadline exceeded") {
+			t.Errorf("expiry not logged with its last error: %s", logs)
+		}
+		n := len(e.rows())
+		e.tick(outboxT0.Add(2 * time.Hour))
+		if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "other", "reason", "expired"); got != 1 {
+			t.Errorf("expired twice: %v", got)
+		}
+		// Finished rows are pruned after the retention.
+		e.tick(outboxT0.Add(8 * 24 * time.Hour))
+		if got := len(e.rows()); got >= n {
+			t.Errorf("%d rows after retention, had %d", got, n)
+		}
+	})
 }
 
 // TestOutboxSecretsNeverStored: a query-string secret in the Alertmanager
 // URL reaches neither the outbox's last_error nor the logs.
 func TestOutboxSecretsNeverStored(t *testing.T) {
-	const secret = "QSECRET-0123456789"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := ln.Addr().String()
-	ln.Close()
-	srv := newPagerTestServer(t)
-	srv.status.Store(500)
-	srv.body.Store("upstream said token=" + secret)
-	var pagers []Pager
-	for _, u := range []string{"http://" + down + "/?token=" + secret, srv.srv.URL + "/?token=" + secret} {
-		p, err := NewAlertmanagerPager(u, pagerTestFastRetry)
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		const secret = "QSECRET-0123456789"
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		pagers = append(pagers, p)
-	}
-	e := newOutboxTestEnv(t, pagers, OutboxOptions{MaxAge: time.Minute})
-	e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
-	e.tick(outboxT0)
-	e.tick(outboxT0.Add(2 * time.Minute)) // expiry logs the last error too
-	rows := e.rows()
-	if len(rows) != 2 {
-		t.Fatalf("rows %+v", rows)
-	}
-	for _, r := range rows {
-		if r.lastErr == "" || strings.Contains(r.lastErr, secret) || strings.Contains(r.pager, secret) {
-			t.Errorf("row %+v", r)
+		down := ln.Addr().String()
+		ln.Close()
+		srv := newPagerTestServer(t)
+		srv.status.Store(500)
+		srv.body.Store("upstream said token=" + secret)
+		var pagers []Pager
+		for _, u := range []string{"http://" + down + "/?token=" + secret, srv.srv.URL + "/?token=" + secret} {
+			p, err := NewAlertmanagerPager(u, pagerTestFastRetry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pagers = append(pagers, p)
 		}
-	}
-	logs := e.log.String()
-	if strings.Contains(logs, secret) {
-		t.Errorf("logs leak the secret:\n%s", logs)
-	}
-	if !strings.Contains(logs, "REDACTED") {
-		t.Errorf("want the echoed secret redacted in logs:\n%s", logs)
-	}
+		e := newOutboxTestEnvOn(t, bk, pagers, OutboxOptions{MaxAge: time.Minute})
+		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
+		e.tick(outboxT0)
+		e.tick(outboxT0.Add(2 * time.Minute)) // expiry logs the last error too
+		rows := e.rows()
+		if len(rows) != 2 {
+			t.Fatalf("rows %+v", rows)
+		}
+		for _, r := range rows {
+			if r.lastErr == "" || strings.Contains(r.lastErr, secret) || strings.Contains(r.pager, secret) {
+				t.Errorf("row %+v", r)
+			}
+		}
+		logs := e.log.String()
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs leak the secret:\n%s", logs)
+		}
+		if !strings.Contains(logs, "REDACTED") {
+			t.Errorf("want the echoed secret redacted in logs:\n%s", logs)
+		}
+	})
 }
 
 // TestOutboxOverlappingTicks: a tick that starts while another delivers
 // returns at once, so a page goes out once.
 func TestOutboxOverlappingTicks(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	bp := &outboxBlockingPager{entered: entered, release: release}
-	e := newOutboxTestEnv(t, []Pager{bp}, OutboxOptions{})
-	e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
-	done := make(chan error, 1)
-	go func() { done <- e.ob.Tick(t.Context(), outboxT0) }()
-	<-entered
-	if err := e.ob.Tick(t.Context(), outboxT0); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := bp.calls(); n != 1 {
-		t.Errorf("%d sends, want 1", n)
-	}
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		entered, release := make(chan struct{}), make(chan struct{})
+		bp := &outboxBlockingPager{entered: entered, release: release}
+		e := newOutboxTestEnvOn(t, bk, []Pager{bp}, OutboxOptions{})
+		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
+		done := make(chan error, 1)
+		go func() { done <- e.ob.Tick(t.Context(), outboxT0) }()
+		<-entered
+		if err := e.ob.Tick(t.Context(), outboxT0); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := bp.calls(); n != 1 {
+			t.Errorf("%d sends, want 1", n)
+		}
+	})
 }
 
 type outboxBlockingPager struct {
@@ -850,73 +870,82 @@ func (b *outboxBlockingPager) calls() int {
 // TestOutboxTickSchedule drives the whole loop with a fake clock: re-send
 // cadence, escalations and the day-end page, each delivered once.
 func TestOutboxTickSchedule(t *testing.T) {
-	p := &outboxTestPager{name: "am"}
-	e := newOutboxTestEnv(t, []Pager{p}, OutboxOptions{ResendInterval: 5 * time.Minute,
-		EscalationDelays: []time.Duration{15 * time.Minute, 30 * time.Minute}, DayEndWarning: time.Hour})
-	created := time.Date(2026, 3, 10, 22, 40, 0, 0, time.UTC)
-	s := outboxTestSubject("INC-9", created)
-	e.opened(s, created)
-	e.drafts.set(s)
-	for now := created; now.Before(created.Add(40 * time.Minute)); now = now.Add(30 * time.Second) {
-		e.tick(now)
-		e.tick(now) // duplicated run
-	}
-	keys := p.keys()
-	outboxAssertNoDuplicates(t, keys)
-	type sent struct{ key, sev string }
-	var got []sent
-	for _, pg := range p.pages() {
-		got = append(got, sent{strings.TrimPrefix(pg.Key, "INC-9/"), pg.Labels["severity"]})
-	}
-	// 22:40 open; 22:45 and 22:50 re-sends; 22:55 escalation 1 (critical)
-	// with the warning re-send; 23:00 the day-end window (page) with the
-	// lower re-sends; 23:05 re-sends; 23:10 escalation 2 (still page) with
-	// the re-sends of lower severities; 23:15 re-sends.
-	want := []sent{
-		{"open", "warning"},
-		{"resend/1/warning", "warning"},
-		{"resend/2/warning", "warning"},
-		{"resend/3/warning", "warning"}, {"escalate/1", "critical"},
-		{"resend/4/warning", "warning"}, {"resend/4/critical", "critical"}, {"dayend/2026-03-10", "page"},
-		{"resend/5/warning", "warning"}, {"resend/5/critical", "critical"}, {"resend/5/page", "page"},
-		{"resend/6/warning", "warning"}, {"resend/6/critical", "critical"}, {"escalate/2", "page"},
-		{"resend/7/warning", "warning"}, {"resend/7/critical", "critical"}, {"resend/7/page", "page"},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("delivered\n got %v\nwant %v", got, want)
-	}
-	for _, pg := range p.pages() {
-		if strings.Contains(pg.Key, "dayend") && !strings.Contains(pg.Annot["description"], "Same-day deadline: the UTC day ends at 2026-03-11T00:00:00.000Z, in 1h0m0s") {
-			t.Errorf("day-end description %q", pg.Annot["description"])
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		p := &outboxTestPager{name: "am"}
+		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{ResendInterval: 5 * time.Minute,
+			EscalationDelays: []time.Duration{15 * time.Minute, 30 * time.Minute}, DayEndWarning: time.Hour})
+		created := time.Date(2026, 3, 10, 22, 40, 0, 0, time.UTC)
+		s := outboxTestSubject("INC-9", created)
+		e.opened(s, created)
+		e.drafts.set(s)
+		for now := created; now.Before(created.Add(40 * time.Minute)); now = now.Add(30 * time.Second) {
+			e.tick(now)
+			e.tick(now) // duplicated run
 		}
-	}
+		keys := p.keys()
+		outboxAssertNoDuplicates(t, keys)
+		type sent struct{ key, sev string }
+		var got []sent
+		for _, pg := range p.pages() {
+			got = append(got, sent{strings.TrimPrefix(pg.Key, "INC-9/"), pg.Labels["severity"]})
+		}
+		// 22:40 open; 22:45 and 22:50 re-sends; 22:55 escalation 1 (critical)
+		// with the warning re-send; 23:00 the day-end window (page) with the
+		// lower re-sends; 23:05 re-sends; 23:10 escalation 2 (still page) with
+		// the re-sends of lower severities; 23:15 re-sends.
+		want := []sent{
+			{"open", "warning"},
+			{"resend/1/warning", "warning"},
+			{"resend/2/warning", "warning"},
+			{"resend/3/warning", "warning"}, {"escalate/1", "critical"},
+			{"resend/4/warning", "warning"}, {"resend/4/critical", "critical"}, {"dayend/2026-03-10", "page"},
+			{"resend/5/warning", "warning"}, {"resend/5/critical", "critical"}, {"resend/5/page", "page"},
+			{"resend/6/warning", "warning"}, {"resend/6/critical", "critical"}, {"escalate/2", "page"},
+			{"resend/7/warning", "warning"}, {"resend/7/critical", "critical"}, {"resend/7/page", "page"},
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("delivered\n got %v\nwant %v", got, want)
+		}
+		for _, pg := range p.pages() {
+			if strings.Contains(pg.Key, "dayend") && !strings.Contains(pg.Annot["description"], "Same-day deadline: the UTC day ends at 2026-03-11T00:00:00.000Z, in 1h0m0s") {
+				t.Errorf("day-end description %q", pg.Annot["description"])
+			}
+		}
+	})
 }
 
 func TestOutboxMetricsLint(t *testing.T) {
-	am, err := NewAlertmanagerPager("http://127.0.0.1:9093", PagerHTTPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{})
-	problems, err := testutil.GatherAndLint(e.reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
-	}
-	// pager_kind is bounded: the URL never becomes a label.
-	if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "alertmanager", "reason", "expired"); got != 0 {
-		t.Errorf("expired = %v", got)
-	}
-	mfs, _ := e.reg.Gather()
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if strings.Contains(l.GetValue(), "9093") {
-					t.Errorf("%s has a URL label %v", mf.GetName(), l)
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		am, err := NewAlertmanagerPager("http://127.0.0.1:9093", PagerHTTPOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		problems, err := testutil.GatherAndLint(e.reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("metric %s: %s", p.Metric, p.Text)
+		}
+		// A lone instance drains its outbox, on either backend.
+		e.tick(outboxT0)
+		if got := e.metric("nymwatch_page_outbox_leader"); got != 1 {
+			t.Errorf("leader = %v, want 1", got)
+		}
+		// pager_kind is bounded: the URL never becomes a label.
+		if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "alertmanager", "reason", "expired"); got != 0 {
+			t.Errorf("expired = %v", got)
+		}
+		mfs, _ := e.reg.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if strings.Contains(l.GetValue(), "9093") {
+						t.Errorf("%s has a URL label %v", mf.GetName(), l)
+					}
 				}
 			}
 		}
-	}
+	})
 }

@@ -140,8 +140,15 @@ func (s *Service) ApplyAnomaly(ctx context.Context, a detector.Anomaly, now time
 	now = now.UTC().Truncate(time.Millisecond)
 	var changed bool
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// One event, one incident, across instances sharing PostgreSQL:
+		// anomalies of one architecture side are applied one at a time, so
+		// the grouping lookup sees the incident another instance just
+		// opened (a no-op on SQLite, whose writer is already single).
+		if err := s.db.LockTx(ctx, tx, "incidents/"+string(a.Architecture)); err != nil {
+			return err
+		}
 		var err error
-		changed, err = s.applyTx(ctx, tx, a, now)
+		changed, err = s.applyTx(ctx, writeConn(s.db, tx), a, now)
 		return err
 	})
 	if err != nil {
@@ -154,7 +161,7 @@ func (s *Service) ApplyAnomaly(ctx context.Context, a detector.Anomaly, now time
 }
 
 // applyTx reports whether an incident was created or changed class/state.
-func (s *Service) applyTx(ctx context.Context, tx *sql.Tx, a detector.Anomaly, now time.Time) (bool, error) {
+func (s *Service) applyTx(ctx context.Context, tx conn, a detector.Anomaly, now time.Time) (bool, error) {
 	old, err := loadMember(ctx, tx, a.ID)
 	if err != nil {
 		return false, err
@@ -220,7 +227,7 @@ func (s *Service) applyTx(ctx context.Context, tx *sql.Tx, a detector.Anomaly, n
 }
 
 // open creates an incident for one anomaly.
-func (s *Service) open(ctx context.Context, tx *sql.Tx, a detector.Anomaly, state State, disclosableAt, now time.Time) error {
+func (s *Service) open(ctx context.Context, tx conn, a detector.Anomaly, state State, disclosableAt, now time.Time) error {
 	id, err := nextID(ctx, tx, a.FirstSeen)
 	if err != nil {
 		return err
@@ -250,7 +257,7 @@ func (s *Service) open(ctx context.Context, tx *sql.Tx, a detector.Anomaly, stat
 	}
 	if state == StateDraft {
 		inc := row.incident(nil, false)
-		if err := s.pages.Opened(ctx, tx, inc.Subject(), now); err != nil {
+		if err := s.pages.Opened(ctx, tx.tx, inc.Subject(), now); err != nil {
 			return fmt.Errorf("page incident %s: %w", id, err)
 		}
 		s.log.Info("draft incident opened", "incident", id, "class", row.Class, "component", a.Component, "anomaly", a.ID)
@@ -260,7 +267,7 @@ func (s *Service) open(ctx context.Context, tx *sql.Tx, a detector.Anomaly, stat
 
 // join adds an anomaly to an existing disclosable incident; fromInternal
 // names the internal record it was promoted from, if any.
-func (s *Service) join(ctx context.Context, tx *sql.Tx, target string, a detector.Anomaly, disclosableAt time.Time, fromInternal string, now time.Time) (bool, error) {
+func (s *Service) join(ctx context.Context, tx conn, target string, a detector.Anomaly, disclosableAt time.Time, fromInternal string, now time.Time) (bool, error) {
 	row, err := loadRow(ctx, tx, target)
 	if err != nil {
 		return false, err
@@ -299,7 +306,7 @@ func (s *Service) join(ctx context.Context, tx *sql.Tx, target string, a detecto
 }
 
 // promote handles an internal incident's anomaly that became disclosable.
-func (s *Service) promote(ctx context.Context, tx *sql.Tx, row *incidentRow, old *member, a detector.Anomaly, raw []byte, now time.Time) error {
+func (s *Service) promote(ctx context.Context, tx conn, row *incidentRow, old *member, a detector.Anomaly, raw []byte, now time.Time) error {
 	disclosableAt := disclosableSince(a, now)
 	target, err := findGroupable(ctx, tx, a.Architecture, a.FirstSeen, s.window, row.ID)
 	if err != nil {
@@ -333,7 +340,7 @@ func (s *Service) promote(ctx context.Context, tx *sql.Tx, row *incidentRow, old
 		return err
 	}
 	inc := row.incident(nil, false)
-	if err := s.pages.Opened(ctx, tx, inc.Subject(), now); err != nil {
+	if err := s.pages.Opened(ctx, tx.tx, inc.Subject(), now); err != nil {
 		return fmt.Errorf("page incident %s: %w", row.ID, err)
 	}
 	s.log.Info("internal incident promoted to draft", "incident", row.ID, "class", row.Class, "anomaly", a.ID)
@@ -341,7 +348,7 @@ func (s *Service) promote(ctx context.Context, tx *sql.Tx, row *incidentRow, old
 }
 
 // rederive recomputes row's derived fields from its anomalies and saves it.
-func (s *Service) rederive(ctx context.Context, tx *sql.Tx, row *incidentRow, now time.Time) error {
+func (s *Service) rederive(ctx context.Context, tx conn, row *incidentRow, now time.Time) error {
 	ms, err := loadMembers(ctx, tx, row.ID)
 	if err != nil {
 		return err
@@ -460,15 +467,17 @@ func disclosableSince(a detector.Anomaly, fallback time.Time) time.Time {
 
 // findGroupable finds the open disclosable incident an anomaly of arch
 // starting at firstSeen belongs to: draft or confirmed, not resolved, its
-// first_seen within window. The closest in time wins.
-func findGroupable(ctx context.Context, tx *sql.Tx, arch detector.Architecture, firstSeen time.Time, window time.Duration, exclude string) (string, error) {
+// first_seen within window. The closest in time wins. On PostgreSQL the
+// row is locked: a human's concurrent dismiss or resolve on another
+// instance is waited for, and a row it took out of the window is skipped.
+func findGroupable(ctx context.Context, tx conn, arch detector.Architecture, firstSeen time.Time, window time.Duration, exclude string) (string, error) {
 	fs := store.Millis(firstSeen)
 	w := window.Milliseconds()
 	var id string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents
 		WHERE architecture = ? AND state IN ('draft', 'confirmed') AND resolved_at IS NULL
 		  AND first_seen BETWEEN ? AND ? AND id <> ?
-		ORDER BY abs(first_seen - ?), first_seen, id LIMIT 1`,
+		ORDER BY abs(first_seen - ?), first_seen, id LIMIT 1`+tx.forUpdate(),
 		string(arch), fs-w, fs+w, exclude, fs).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
@@ -480,12 +489,14 @@ func findGroupable(ctx context.Context, tx *sql.Tx, arch detector.Architecture, 
 }
 
 // nextID allocates INC-YYYYMMDD-NNNN from a per-day counter (the day of
-// first_seen, UTC); the upsert makes it unique without locks in Go.
-func nextID(ctx context.Context, tx *sql.Tx, firstSeen time.Time) (string, error) {
+// first_seen, UTC); the upsert makes it unique without locks in Go, and
+// across instances sharing PostgreSQL (a concurrent upsert of the same day
+// waits for this transaction and counts on from its value).
+func nextID(ctx context.Context, tx conn, firstSeen time.Time) (string, error) {
 	day := firstSeen.UTC().Format("20060102")
 	var n int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO incident_id_counters (day, last) VALUES (?, 1)
-		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`, day).Scan(&n)
+		ON CONFLICT (day) DO UPDATE SET last = incident_id_counters.last + 1 RETURNING last`, day).Scan(&n)
 	if err != nil {
 		return "", fmt.Errorf("allocate incident id: %w", err)
 	}
@@ -504,7 +515,7 @@ func nullString(s string) any {
 	return s
 }
 
-func insertRow(ctx context.Context, tx *sql.Tx, r *incidentRow) error {
+func insertRow(ctx context.Context, tx conn, r *incidentRow) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, class, state, title, component, components,
 		architecture, reason, affected, last_healthy, first_seen, detected_at, acknowledged_at, resolved_at,
 		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -518,7 +529,7 @@ func insertRow(ctx context.Context, tx *sql.Tx, r *incidentRow) error {
 	return nil
 }
 
-func saveDerived(ctx context.Context, tx *sql.Tx, r *incidentRow) error {
+func saveDerived(ctx context.Context, tx conn, r *incidentRow) error {
 	_, err := tx.ExecContext(ctx, `UPDATE incidents SET class = ?, state = ?, title = ?, components = ?,
 		reason = ?, affected = ?, last_healthy = ?, first_seen = ?, detected_at = ?, resolved_at = ?,
 		updated_at = ? WHERE id = ?`,
@@ -531,7 +542,7 @@ func saveDerived(ctx context.Context, tx *sql.Tx, r *incidentRow) error {
 	return nil
 }
 
-func insertMember(ctx context.Context, tx *sql.Tx, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, now time.Time) error {
+func insertMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incident_anomalies (anomaly_id, incident_id, class, component,
 		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, incidentID, string(a.Class), a.Component, store.Millis(a.FirstSeen), store.NullMillis(a.ResolvedAt),
@@ -544,7 +555,7 @@ func insertMember(ctx context.Context, tx *sql.Tx, a detector.Anomaly, raw []byt
 
 // updateMember upserts on the anomaly ID (the row exists on every path that
 // calls it; the upsert keeps a lost race from becoming a second row).
-func updateMember(ctx context.Context, tx *sql.Tx, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, joinedAt, now time.Time) error {
+func updateMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, joinedAt, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incident_anomalies (anomaly_id, incident_id, class, component,
 		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (anomaly_id) DO UPDATE SET incident_id = excluded.incident_id, class = excluded.class,
@@ -559,7 +570,7 @@ func updateMember(ctx context.Context, tx *sql.Tx, a detector.Anomaly, raw []byt
 	return nil
 }
 
-func writeAudit(ctx context.Context, tx *sql.Tx, incidentID string, at time.Time, actor Actor, action string, detail any) error {
+func writeAudit(ctx context.Context, tx conn, incidentID string, at time.Time, actor Actor, action string, detail any) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return fmt.Errorf("encode audit detail: %w", err)
@@ -684,7 +695,8 @@ func pastTense(action string) string { return strings.TrimSuffix(action, "e") + 
 func (s *Service) transition(ctx context.Context, id, action, reason string, actor Actor, now time.Time) (*Incident, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	var firstSeen time.Time
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(sqlTx *sql.Tx) error {
+		tx := writeConn(s.db, sqlTx)
 		row, err := loadRow(ctx, tx, id)
 		if err != nil {
 			return err
@@ -723,7 +735,7 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 		}
 		if action != "resolve" {
 			inc := row.incident(nil, false)
-			if err := s.pages.Ended(ctx, tx, inc.Subject(), now); err != nil {
+			if err := s.pages.Ended(ctx, tx.tx, inc.Subject(), now); err != nil {
 				return fmt.Errorf("end page of %s: %w", id, err)
 			}
 		}
@@ -770,7 +782,8 @@ func (s *Service) Edit(ctx context.Context, id string, changes map[string]*strin
 		}
 	}
 	now = now.UTC().Truncate(time.Millisecond)
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(sqlTx *sql.Tx) error {
+		tx := writeConn(s.db, sqlTx)
 		before, err := getTx(ctx, tx, id)
 		if err != nil {
 			return err

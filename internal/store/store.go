@@ -1,8 +1,16 @@
-// Package store opens nymwatch's embedded SQLite database: one writer
-// connection (immediate transactions), a small read-only pool that never
-// waits on the writer (WAL), embedded migrations versioned by
-// PRAGMA user_version, and an exclusive lock file so two daemons cannot
-// share one database file.
+// Package store opens nymwatch's databases.
+//
+// The embedded SQLite database (Open) has one writer connection (immediate
+// transactions), a small read-only pool that never waits on the writer
+// (WAL), embedded migrations versioned by PRAGMA user_version, and an
+// exclusive lock file so two daemons cannot share one database file.
+//
+// The shared PostgreSQL database (OpenPostgres, storage.driver: postgres)
+// holds only what several instances must agree on: incidents and the page
+// outbox. It is migrated the same way (embedded files, versions in
+// schema_migrations, applied in one transaction under an advisory lock).
+// Both are a *DB, so callers keep one shape: queries are written with ?
+// placeholders and passed through DB.Rebind.
 package store
 
 import (
@@ -18,8 +26,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -27,12 +38,20 @@ import (
 //go:embed migrations/*.sql
 var migrationsFS embed.FS
 
-// DB is the opened store. W is the single writer; R is for reads only.
+// DB is the opened store. W is the single writer; R is for reads only. On
+// PostgreSQL both are the same pool (the server isolates transactions).
 type DB struct {
 	W    *sql.DB
 	R    *sql.DB
-	Path string
+	Path string // the SQLite file; empty for PostgreSQL
 	lock *os.File
+
+	dialect Dialect
+	pgcfg   *pgx.ConnConfig // PostgreSQL: for the session locks' own connections
+
+	mu       sync.Mutex
+	sessions map[string]*SessionLock
+	closed   bool
 }
 
 // ErrLocked is returned when another process holds the database.
@@ -106,10 +125,25 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both pools and releases the lock.
+// Dialect says which SQL the database speaks.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Rebind rewrites a query written with ? placeholders for this database.
+func (db *DB) Rebind(q string) string { return db.dialect.Rebind(q) }
+
+// Close closes both pools, ends the session locks' connections (releasing
+// the locks) and releases the lock file.
 func (db *DB) Close() error {
 	var errs []error
-	if db.R != nil {
+	db.mu.Lock()
+	db.closed = true
+	sessions := db.sessions
+	db.sessions = nil
+	db.mu.Unlock()
+	for _, l := range sessions {
+		errs = append(errs, l.Release(context.Background()))
+	}
+	if db.R != nil && db.R != db.W {
 		errs = append(errs, db.R.Close())
 	}
 	if db.W != nil {
@@ -121,9 +155,23 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Tx runs fn in one immediate write transaction and commits it if fn returns nil.
+// Tx runs fn in one write transaction and commits it if fn returns nil.
+//
+// On SQLite the transaction is immediate on the single writer, so write
+// transactions never interleave. On PostgreSQL it is READ COMMITTED: fn
+// serialises what must be serialised with LockTx and row locks, and a
+// transaction that lost a race the server detected (serialization failure,
+// deadlock, or a unique key a concurrent writer took first) is run again,
+// so fn must have no effects outside tx.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.W.BeginTx(ctx, nil)
+	if db.dialect == DialectPostgres {
+		return db.pgTx(ctx, fn)
+	}
+	return db.tx(ctx, nil, fn)
+}
+
+func (db *DB) tx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := db.W.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
@@ -140,10 +188,26 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // Ping checks that the writer answers; used by readiness and the watchdog.
 func (db *DB) Ping(ctx context.Context) error { return db.W.PingContext(ctx) }
 
-// SchemaVersion returns the current PRAGMA user_version.
+// BeginRead starts a read-only transaction that sees one consistent
+// snapshot (SQLite: a read transaction of the WAL; PostgreSQL: REPEATABLE
+// READ). The caller rolls it back.
+func (db *DB) BeginRead(ctx context.Context) (*sql.Tx, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == DialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return db.R.BeginTx(ctx, opts)
+}
+
+// SchemaVersion returns the applied schema version (SQLite: PRAGMA
+// user_version; PostgreSQL: the highest version in schema_migrations).
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	q := "PRAGMA user_version"
+	if db.dialect == DialectPostgres {
+		q = "SELECT coalesce(max(version), 0) FROM schema_migrations"
+	}
 	var v int
-	err := db.R.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	err := db.R.QueryRowContext(ctx, q).Scan(&v)
 	return v, err
 }
 
@@ -152,8 +216,11 @@ type migration struct {
 	name    string
 }
 
-func migrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
+func migrations(fsys fs.FS) ([]migration, error) { return migrationsIn(fsys, "migrations") }
+
+// migrationsIn lists dir's NNNN_name.sql files in version order.
+func migrationsIn(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("store: read migrations: %w", err)
 	}
