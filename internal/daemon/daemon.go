@@ -27,6 +27,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/probes"
@@ -74,7 +75,8 @@ type Options struct {
 type daemon struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
-	db      *store.DB
+	db      *store.DB // local: directory and detector state (this vantage point's own)
+	shared  *store.DB // incidents, audit, outbox: db itself, or PostgreSQL shared by instances
 	ready   readiness
 	notify  *sdnotify.Notifier
 	apiBase string
@@ -86,6 +88,8 @@ type daemon struct {
 	sched    *probes.Scheduler
 	det      *detector.Detector
 	detM     *detector.Metrics
+	cluster  *cluster.Cluster
+	pullJob  gocron.Job
 	state    *detector.StateStore
 	svc      *disclosure.Service
 	outbox   *disclosure.Outbox
@@ -190,9 +194,6 @@ func Run(ctx context.Context, opts Options) (err error) {
 	defer ln.Close()
 	d.apiBase = "http://" + ln.Addr().String()
 
-	if cfg.Storage.Driver != config.DriverSQLite {
-		return fmt.Errorf("storage.driver %q is not supported by this build", cfg.Storage.Driver)
-	}
 	d.db, err = store.Open(ctx, cfg.Storage.Path)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -203,6 +204,21 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}
 	}()
 	d.reg.MustRegister(collectors.NewDBStatsCollector(d.db.W, "nymwatch_writer"))
+	d.shared = d.db
+	if cfg.Storage.Driver == config.DriverPostgres {
+		d.shared, err = store.OpenPostgres(ctx, cfg.Storage.DSN, string(cfg.Storage.Password))
+		if err != nil {
+			return fmt.Errorf("open shared store: %w", err)
+		}
+		// Closed after the outbox job has stopped (defers run last-in
+		// first-out): closing releases the outbox lock for another instance.
+		defer func() {
+			if cerr := d.shared.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close shared store: %w", cerr)
+			}
+		}()
+		d.reg.MustRegister(collectors.NewDBStatsCollector(d.shared.W, "nymwatch_shared"))
+	}
 	d.ready.storeOpen.Store(true)
 
 	if err := d.build(ctx, opts); err != nil {
@@ -289,6 +305,10 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		return fmt.Errorf("detector: %w", err)
 	}
 	d.det = detector.New(detOpts)
+	d.cluster, err = cluster.New(d.clusterOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	d.state = detector.NewStateStore(d.db)
 	snap, err := d.state.Load(ctx)
 	if err != nil {
@@ -306,13 +326,13 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	pagers = append(pagers, opts.ExtraPagers...)
-	drafts := disclosure.NewStore(d.db)
-	d.outbox, err = disclosure.NewOutbox(d.db, pagers, drafts, outboxOptions(cfg, d.apiBase), d.reg, d.log)
+	drafts := disclosure.NewStore(d.shared)
+	d.outbox, err = disclosure.NewOutbox(d.shared, pagers, drafts, outboxOptions(cfg, d.apiBase), d.reg, d.log)
 	if err != nil {
 		return fmt.Errorf("page outbox: %w", err)
 	}
 	d.svc, err = disclosure.NewService(ctx, disclosure.ServiceOptions{
-		DB:             d.db,
+		DB:             d.shared,
 		Pages:          d.outbox,
 		GroupingWindow: cfg.Classification.GroupingWindow,
 		Registerer:     d.reg,
@@ -383,6 +403,14 @@ func (d *daemon) startJobs(cfg *config.Config) error {
 	if _, err = d.jobs.NewJob(gocron.DurationJob(outboxEvery),
 		gocron.NewTask(d.tickOutbox), single, gocron.WithName("outbox")); err != nil {
 		return fmt.Errorf("outbox job: %w", err)
+	}
+	// Pulling peers' views is a no-op without peers; the job always exists
+	// so that a reload can add peers.
+	d.pullJob, err = d.jobs.NewJob(gocron.DurationJob(d.cluster.Interval()),
+		gocron.NewTask(d.cluster.Tick), single,
+		gocron.WithStartAt(gocron.WithStartImmediately()), gocron.WithName("cluster-pull"))
+	if err != nil {
+		return fmt.Errorf("cluster pull job: %w", err)
 	}
 	if _, err = d.jobs.NewJob(gocron.DurationJob(snapshotEvery),
 		gocron.NewTask(d.saveState), single, gocron.WithName("snapshot")); err != nil {
@@ -544,6 +572,11 @@ func (d *daemon) healthy(ctx context.Context) error {
 	if err := d.db.Ping(pctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	if d.shared != d.db {
+		if err := d.shared.Ping(pctx); err != nil {
+			return fmt.Errorf("shared store: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -583,6 +616,7 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 		return nil, fmt.Errorf("incident api: %w", err)
 	}
 	api.Register(mux)
+	d.cluster.Register(mux)
 	mux.Handle("/api/v1/alertmanager", detector.NewWebhookHandler(detector.WebhookOptions{
 		Token:        []byte(cfg.Auth.WebhookToken),
 		Sink:         d.storeAlerts,
@@ -592,6 +626,16 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 		Metrics:      d.detM,
 	}))
 	return mux, nil
+}
+
+// clusterOptions are the vantage-point settings of cfg, fed by and feeding
+// the detector.
+func (d *daemon) clusterOptions(cfg *config.Config) cluster.Options {
+	co := cluster.FromConfig(cfg)
+	co.Source, co.Sink, co.Status = d.det, d.det, d.det
+	co.Registerer = d.reg
+	co.Logger = d.log.With("component", "cluster")
+	return co
 }
 
 // swapHandler serves whichever handler was set last.

@@ -12,6 +12,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/probes"
 )
@@ -39,6 +40,7 @@ func detectorOptions(cfg *config.Config) detector.Options {
 		LatencyFactor:              c.Degradation.LatencyFactor,
 		VantageControlFailureRatio: c.Vantage.ControlFailureRatio,
 		VantageNetworkFailureRatio: c.Vantage.NetworkFailureRatio,
+		Cluster:                    cluster.DetectorOptions(cfg),
 	}
 }
 
@@ -211,6 +213,17 @@ func (d *daemon) apply(next *config.Config) error {
 	d.cfg = next
 	d.cfgMu.Unlock()
 	d.det.Reconfigure(detOpts)
+	co := d.clusterOptions(next)
+	co.Registerer = nil // registered once, at start
+	if err := d.cluster.Reconfigure(co); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if iv := d.cluster.Interval(); iv != cluster.FromConfig(cur).Interval {
+		if _, err := d.jobs.Update(d.pullJob.ID(), gocron.DurationJob(iv), gocron.NewTask(d.cluster.Tick),
+			gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithName("cluster-pull")); err != nil {
+			return fmt.Errorf("cluster pull job: %w", err)
+		}
+	}
 	d.app.set(app)
 	if client != nil {
 		if err := d.disc.SetFetcher(client); err != nil {
