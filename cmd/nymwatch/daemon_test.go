@@ -91,6 +91,10 @@ func TestRunReloadAndStop(t *testing.T) {
 	if code, _ := p.get("/-/healthy"); code != http.StatusOK {
 		t.Errorf("/-/healthy: %d", code)
 	}
+	// The web console is served too, behind its login.
+	if code, body := p.get("/"); code != http.StatusOK || !strings.Contains(body, `name="token"`) {
+		t.Errorf("GET / (console, via its login page): %d\n%.300s", code, body)
+	}
 
 	// A valid new config: a different probe interval is applied in place.
 	e.writeConfig(e.config("2s", ""))

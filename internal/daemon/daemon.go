@@ -30,6 +30,7 @@ import (
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/webui"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -89,6 +90,7 @@ type daemon struct {
 	det      *detector.Detector
 	detM     *detector.Metrics
 	cluster  *cluster.Cluster
+	ui       *webui.UI
 	pullJob  gocron.Job
 	state    *detector.StateStore
 	svc      *disclosure.Service
@@ -347,6 +349,19 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		d.pending[a.ID] = a
 	}
 
+	// The console is built once (its sessions and metrics outlive reloads);
+	// a reload only changes who may use it.
+	d.ui, err = webui.New(webui.Options{
+		Service:       d.svc,
+		OperatorToken: []byte(cfg.Auth.OperatorToken),
+		PublicRead:    cfg.Web.PublicRead,
+		ExternalURL:   cfg.Web.ExternalURL,
+		Logger:        d.log.With("component", "webui"),
+		Registerer:    d.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("web console: %w", err)
+	}
 	app, err := d.appHandler(cfg)
 	if err != nil {
 		return err
@@ -603,8 +618,8 @@ func (d *daemon) config() *config.Config {
 	return d.cfg
 }
 
-// appHandler builds the token-dependent part of the router (API, webhook),
-// so that a reload can swap it in whole.
+// appHandler builds the token-dependent part of the router (API, webhook,
+// cluster view, web console), so that a reload can swap it in whole.
 func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 	mux := http.NewServeMux()
 	api, err := disclosure.NewAPI(disclosure.APIOptions{
@@ -617,6 +632,7 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 	}
 	api.Register(mux)
 	d.cluster.Register(mux)
+	d.ui.Register(mux)
 	mux.Handle("/api/v1/alertmanager", detector.NewWebhookHandler(detector.WebhookOptions{
 		Token:        []byte(cfg.Auth.WebhookToken),
 		Sink:         d.storeAlerts,

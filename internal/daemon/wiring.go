@@ -224,6 +224,7 @@ func (d *daemon) apply(next *config.Config) error {
 			return fmt.Errorf("cluster pull job: %w", err)
 		}
 	}
+	d.ui.SetAccess([]byte(next.Auth.OperatorToken), next.Web.PublicRead)
 	d.app.set(app)
 	if client != nil {
 		if err := d.disc.SetFetcher(client); err != nil {
