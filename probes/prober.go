@@ -23,6 +23,7 @@ const (
 	DefaultStaleAfter        = 60 * time.Minute
 	DefaultMaxClockSkew      = 10 * time.Minute
 	DefaultUserAgent         = "nymwatch"
+	DefaultTCPSettle         = 200 * time.Millisecond
 )
 
 // ProberOptions configure the probers. The zero value is usable.
@@ -56,6 +57,12 @@ type ProberOptions struct {
 	MaxClockSkew time.Duration
 	// Now is the wall clock used for freshness checks (time.Now if nil).
 	Now func() time.Time
+	// TCPSettle is how long a mix-port probe watches the connection after
+	// connecting, so that a port that accepts and then resets (or speaks
+	// garbage) is not taken for a healthy one (DefaultTCPSettle if 0; at
+	// least twice the connect time, within the probe's timeout). Negative
+	// means connect only.
+	TCPSettle time.Duration
 }
 
 func (o ProberOptions) withDefaults() ProberOptions {
@@ -76,6 +83,9 @@ func (o ProberOptions) withDefaults() ProberOptions {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.TCPSettle == 0 {
+		o.TCPSettle = DefaultTCPSettle
 	}
 	return o
 }
@@ -289,40 +299,12 @@ func (p *NodeHTTPProber) check(ctx context.Context, t *Target) error {
 	return nil
 }
 
-// TCPProber connects to Target.Address (host:port) and closes: the mix port
-// and the client websocket port. It never sends anything.
-type TCPProber struct {
-	dialer *net.Dialer
-}
-
-// NewTCPProber returns a TCPProber.
-func NewTCPProber(opts ProberOptions) *TCPProber {
-	return &TCPProber{dialer: newProbeDialer(opts)}
-}
-
-// Probe implements Prober.
-func (p *TCPProber) Probe(ctx context.Context, t *Target) Result {
-	start := time.Now()
-	return probeResult(t, start, p.connect(ctx, t.Address))
-}
-
-func (p *TCPProber) connect(ctx context.Context, addr string) error {
-	c, err := p.dialer.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err // "dial tcp <addr>: connect: connection refused" says it all
-	}
-	// A graceful close (FIN), as a client giving up would: an RST would
-	// look like an attack in the operator's logs.
-	_ = c.Close()
-	return nil
-}
-
 // ControlProber checks our own connectivity through well-known endpoints
 // that are not part of the Nym network. An http(s) URL counts as reachable on
 // any HTTP response, even 4xx/5xx; tcp://host:port on a completed connect.
 type ControlProber struct {
-	h   httpGetter
-	tcp *TCPProber
+	h      httpGetter
+	dialer *net.Dialer
 }
 
 // NewControlProber returns a ControlProber with its own client.
@@ -332,7 +314,7 @@ func NewControlProber(opts ProberOptions) *ControlProber {
 }
 
 func newControlProber(opts ProberOptions, c *http.Client) *ControlProber {
-	return &ControlProber{h: httpGetter{client: c, ua: opts.UserAgent}, tcp: NewTCPProber(opts)}
+	return &ControlProber{h: httpGetter{client: c, ua: opts.UserAgent}, dialer: newProbeDialer(opts)}
 }
 
 // Probe implements Prober.
@@ -348,7 +330,9 @@ func (p *ControlProber) check(ctx context.Context, addr string) error {
 	}
 	switch strings.ToLower(scheme) {
 	case "tcp":
-		return p.tcp.connect(ctx, strings.TrimRight(rest, "/"))
+		// Connect only: an arbitrary TCP service may well speak first.
+		_, err := dialAndClose(ctx, p.dialer, strings.TrimRight(rest, "/"))
+		return err
 	case "http", "https":
 		// Any answer proves the path works; the body does not matter.
 		_, err := p.h.get(ctx, addr, -1, true)
@@ -363,15 +347,15 @@ func (p *ControlProber) check(ctx context.Context, addr string) error {
 type Multi map[Kind]Prober
 
 // NewMulti returns a Multi covering every Kind, all HTTP probers sharing one
-// keep-alive-free Transport.
+// keep-alive-free Transport: mix ports get a TCPProber, client websocket
+// ports a WebsocketProber.
 func NewMulti(opts ProberOptions) Multi {
 	opts = opts.withDefaults()
 	c := newProbeHTTPClient(opts)
-	tcp := NewTCPProber(opts)
 	return Multi{
 		KindNodeHTTP: newNodeHTTPProber(opts, c),
-		KindMixPort:  tcp,
-		KindWSPort:   tcp,
+		KindMixPort:  NewTCPProber(opts),
+		KindWSPort:   NewWebsocketProber(opts),
 		KindService:  newServiceProber(opts, c),
 		KindControl:  newControlProber(opts, c),
 	}

@@ -2,8 +2,10 @@ package probes
 
 import (
 	"context"
+	"crypto/sha1" //nolint:gosec // RFC 6455 defines the websocket accept with SHA-1
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"io"
 	"log"
 	"net"
@@ -272,6 +274,8 @@ func TestSourceAddrBinding(t *testing.T) {
 			return
 		}
 		got <- c.RemoteAddr().String()
+		// Stay silent until the prober hangs up, as a mix port does.
+		_, _ = io.Copy(io.Discard, c)
 		c.Close()
 	}()
 	r = m.Probe(prbCtx(t, 5*time.Second), &Target{ID: "m", Kind: KindMixPort, Address: ln.Addr().String()})
@@ -284,25 +288,26 @@ func TestSourceAddrBinding(t *testing.T) {
 }
 
 func TestTCPProber(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 	t.Cleanup(cancel)
+	silent := prbHangListener(t) // a healthy mix port says nothing first
 
 	tests := []struct {
-		name   string
-		ctx    context.Context
-		addr   string
-		wantOK bool
-		want   Reason
+		name       string
+		ctx        context.Context
+		addr       string
+		wantOK     bool
+		want       Reason
+		wantDetail string
 	}{
-		{name: "open", addr: ln.Addr().String(), wantOK: true},
+		{name: "open and silent", addr: silent, wantOK: true},
 		{name: "refused", addr: prbClosedAddr(t), want: ReasonRefused},
+		// On loopback the RST may beat connect() or follow it: "reset" either way.
+		{name: "accepted then reset", addr: prbResetListener(t), want: ReasonNetwork, wantDetail: "reset"},
+		{name: "accepted then closed", addr: prbCloseListener(t), want: ReasonNetwork, wantDetail: "closed by peer"},
+		{name: "speaks first", addr: prbGreetListener(t, "HTTP/1.1 502 Bad Gateway\r\n"), want: ReasonBadBody, wantDetail: "502 Bad Gateway"},
 		{name: "dns", addr: "nymwatch-test.invalid:1789", want: ReasonDNS},
-		{name: "deadline", ctx: expired, addr: ln.Addr().String(), want: ReasonTimeout},
+		{name: "deadline", ctx: expired, addr: silent, want: ReasonTimeout},
 		{name: "no port", addr: "127.0.0.1", want: ReasonNetwork},
 	}
 	p := NewTCPProber(ProberOptions{})
@@ -312,8 +317,149 @@ func TestTCPProber(t *testing.T) {
 			if ctx == nil {
 				ctx = prbCtx(t, 5*time.Second)
 			}
+			start := time.Now()
 			r := p.Probe(ctx, &Target{ID: "node/1/mix_tcp", Kind: KindMixPort, Address: tc.addr})
-			prbCheck(t, r, tc.wantOK, tc.want, "")
+			elapsed := time.Since(start)
+			prbCheck(t, r, tc.wantOK, tc.want, tc.wantDetail)
+			// The watch lasts at least DefaultTCPSettle after the connect,
+			// so the connect time is at most what is left of the probe.
+			if r.OK && r.Latency > elapsed-DefaultTCPSettle {
+				t.Errorf("latency %s of a %s probe includes the watch after connecting; want the connect time", r.Latency, elapsed)
+			}
+		})
+	}
+
+	// The watch ends with the probe's budget: a short timeout still passes
+	// a silent port, and connect-only skips the watch.
+	if r := p.Probe(prbCtx(t, 50*time.Millisecond), &Target{ID: "x", Kind: KindMixPort, Address: silent}); !r.OK {
+		t.Errorf("silent port under a timeout shorter than the watch: %s %s", r.Reason, r.Detail)
+	}
+	connectOnly := NewTCPProber(ProberOptions{TCPSettle: -1})
+	if r := connectOnly.Probe(prbCtx(t, 5*time.Second), &Target{ID: "x", Kind: KindMixPort, Address: prbCloseListener(t)}); !r.OK {
+		t.Errorf("connect-only probe of an accepting port: %s %s", r.Reason, r.Detail)
+	}
+
+	// Cancellation (shutdown) ends the watch at once.
+	ctx, stop := context.WithCancel(t.Context())
+	stop()
+	if r := NewTCPProber(ProberOptions{TCPSettle: time.Hour}).Probe(ctx, &Target{ID: "x", Kind: KindMixPort, Address: silent}); r.OK {
+		t.Error("cancelled probe reported healthy")
+	}
+}
+
+// prbResetListener accepts and resets (SO_LINGER 0), as a node refusing
+// behind a shared or wildcard socket does.
+func prbResetListener(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// prbGreetListener accepts, writes greeting and keeps the connection open
+// until the client closes it.
+func prbGreetListener(t testing.TB, greeting string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.WriteString(c, greeting)
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// prbWebsocket answers a websocket upgrade like a gateway's client port;
+// badAccept makes it answer 101 with a wrong Sec-WebSocket-Accept.
+func prbWebsocket(badAccept bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || r.Header.Get("Sec-WebSocket-Version") != "13" {
+			http.Error(w, "expected a websocket upgrade", http.StatusBadRequest)
+			return
+		}
+		// The example of RFC 6455 section 1.3 checks our hashing.
+		accept := wsAcceptRFCExample(r.Header.Get("Sec-WebSocket-Key"))
+		if badAccept {
+			accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n")
+		_ = brw.Flush()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.Copy(io.Discard, c)
+	}
+}
+
+// wsAcceptRFCExample computes Sec-WebSocket-Accept independently of the
+// prober's code, checked against RFC 6455's example pair.
+func wsAcceptRFCExample(key string) string {
+	h := sha1.New()
+	_, _ = io.WriteString(h, key)
+	_, _ = io.WriteString(h, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+func TestWebsocketProber(t *testing.T) {
+	if got := wsAcceptRFCExample("dGhlIHNhbXBsZSBub25jZQ=="); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("test helper computes %q for the RFC 6455 example", got)
+	}
+	tests := []struct {
+		name       string
+		addr       string
+		wantOK     bool
+		want       Reason
+		wantDetail string
+	}{
+		{name: "upgraded", addr: prbServe(t, prbWebsocket(false)).Listener.Addr().String(), wantOK: true},
+		{name: "wrong accept", addr: prbServe(t, prbWebsocket(true)).Listener.Addr().String(), want: ReasonBadBody, wantDetail: "websocket accept"},
+		{name: "error status", addr: prbServe(t, prbBody(502, "text/plain", []byte("upstream down"))).Listener.Addr().String(), want: ReasonHTTPStatus, wantDetail: "websocket upgrade: 502 Bad Gateway: upstream down"},
+		{name: "plain 200", addr: prbServe(t, prbBody(200, "application/json", []byte("{}"))).Listener.Addr().String(), want: ReasonHTTPStatus, wantDetail: "200 OK"},
+		{name: "not http", addr: prbGreetListener(t, "\x00\xff garbage\r\n\r\n"), want: ReasonBadBody, wantDetail: "not an HTTP answer"},
+		{name: "refused", addr: prbClosedAddr(t), want: ReasonRefused},
+		{name: "accepted then reset", addr: prbResetListener(t), want: ReasonNetwork},
+		// Our request reaches a closed socket: EOF or RST, as it happens.
+		{name: "accepted then closed", addr: prbCloseListener(t), want: ReasonNetwork, wantDetail: "awaiting response"},
+		{name: "never answers", addr: prbHangListener(t), want: ReasonTimeout, wantDetail: "awaiting response"},
+	}
+	p := NewWebsocketProber(ProberOptions{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			timeout := 5 * time.Second
+			if tc.want == ReasonTimeout {
+				timeout = 200 * time.Millisecond
+			}
+			r := p.Probe(prbCtx(t, timeout), &Target{ID: "node/1/ws", Kind: KindWSPort, Address: tc.addr})
+			prbCheck(t, r, tc.wantOK, tc.want, tc.wantDetail)
 		})
 	}
 }
@@ -358,11 +504,12 @@ func TestMultiDispatch(t *testing.T) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	srv := prbServe(t, prbBody(200, "application/json", []byte(`{"status":"up"}`)))
+	ws := prbServe(t, prbWebsocket(false))
 	m := NewMulti(ProberOptions{})
 	for _, tgt := range []*Target{
 		{ID: "a", Kind: KindNodeHTTP, Address: srv.Listener.Addr().String()},
 		{ID: "b", Kind: KindMixPort, Address: ln.Addr().String()},
-		{ID: "c", Kind: KindWSPort, Address: ln.Addr().String()},
+		{ID: "c", Kind: KindWSPort, Address: ws.Listener.Addr().String()},
 		{ID: "d", Kind: KindService, Service: &Service{Name: "x", URL: srv.URL, Kind: ServiceKindHTTP}},
 		{ID: "e", Kind: KindControl, Address: srv.URL},
 	} {

@@ -124,8 +124,10 @@ type targetState struct {
 //
 // One gocron job ticks every slice; each tick dispatches the slices that
 // came due since the last tick onto a queue served by a fixed pool of
-// workers. A tick is idempotent (gocron may run a job twice at one instant):
-// each target is dispatched at most once per cycle.
+// workers; control and service targets go ahead of node targets, so a
+// backlog of hanging nodes cannot delay them. A tick is idempotent (gocron
+// may run a job twice at one instant): each target is dispatched at most
+// once per cycle.
 type Scheduler struct {
 	prober Prober
 	sink   func(Result)
@@ -152,7 +154,12 @@ type Scheduler struct {
 	targets map[string]*targetState
 	buckets [][]*targetState // per slot
 	pending []*targetState   // moved to an already passed slot this cycle
-	queue   []*targetState
+	// urgent holds control and service targets, served before queue: when
+	// hanging nodes back the workers up, our own connectivity check and
+	// the central services must still be probed on time (the detector
+	// needs the control targets to tell a cut-off from an outage).
+	urgent []*targetState
+	queue  []*targetState
 }
 
 // NewScheduler validates opts and prepares a scheduler; Start runs it.
@@ -240,11 +247,13 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	for _, st := range s.queue {
-		st.inFlight = false
+	for _, q := range [][]*targetState{s.urgent, s.queue} {
+		for _, st := range q {
+			st.inFlight = false
+		}
+		s.m.inFlight.Sub(float64(len(q)))
 	}
-	s.m.inFlight.Sub(float64(len(s.queue)))
-	s.queue = nil
+	s.urgent, s.queue = nil, nil
 	s.cond.Broadcast()
 	s.mu.Unlock()
 
@@ -493,7 +502,11 @@ func (s *Scheduler) dispatchLocked(st *targetState, cycle int64) bool {
 		return false
 	}
 	st.inFlight = true
-	s.queue = append(s.queue, st)
+	if k := st.t.Kind; k == KindControl || k == KindService {
+		s.urgent = append(s.urgent, st)
+	} else {
+		s.queue = append(s.queue, st)
+	}
 	s.m.inFlight.Inc()
 	return true
 }
@@ -511,7 +524,7 @@ func (s *Scheduler) resizeLocked() {
 func (s *Scheduler) worker() {
 	for {
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.closed && s.running <= s.set.Concurrency {
+		for len(s.urgent) == 0 && len(s.queue) == 0 && !s.closed && s.running <= s.set.Concurrency {
 			s.cond.Wait()
 		}
 		if s.closed || s.running > s.set.Concurrency {
@@ -519,9 +532,13 @@ func (s *Scheduler) worker() {
 			s.mu.Unlock()
 			return
 		}
-		st := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
+		q := &s.queue
+		if len(s.urgent) > 0 {
+			q = &s.urgent
+		}
+		st := (*q)[0]
+		(*q)[0] = nil
+		*q = (*q)[1:]
 		t, timeout, removed := st.t, s.set.Timeout, st.removed
 		if removed {
 			st.inFlight = false

@@ -469,6 +469,15 @@ func TestSchedulerReconfigure(t *testing.T) {
 			t.Fatalf("max concurrency %d before reload, want 2", rec.peak())
 		}
 
+		// Reset the recorder while nothing runs (synctest.Wait above), not
+		// after Reconfigure: its gocron Update fires the first new tick
+		// asynchronously at this same instant, and a reset racing with it
+		// would erase the probes of slot 0 (a test flake, not a lost probe).
+		reloaded := time.Now()
+		rec.mu.Lock()
+		rec.starts = map[string][]time.Time{}
+		rec.maxRun = 0
+		rec.mu.Unlock()
 		if err := s.Reconfigure(Settings{Interval: 20 * time.Second, Timeout: time.Second, Concurrency: 8}); err != nil {
 			t.Fatal(err)
 		}
@@ -476,11 +485,6 @@ func TestSchedulerReconfigure(t *testing.T) {
 		if got.Interval != 20*time.Second || got.Slice != 312500*time.Microsecond || got.Concurrency != 8 {
 			t.Errorf("settings after reload: %+v", got)
 		}
-		reloaded := time.Now()
-		rec.mu.Lock()
-		rec.starts = map[string][]time.Time{}
-		rec.maxRun = 0
-		rec.mu.Unlock()
 		time.Sleep(60*time.Second - time.Millisecond)
 		synctest.Wait()
 		for _, tg := range targets {
@@ -498,12 +502,12 @@ func TestSchedulerReconfigure(t *testing.T) {
 		}
 
 		// Shrinking the pool is honoured too.
-		if err := s.Reconfigure(Settings{Interval: 20 * time.Second, Timeout: time.Second, Concurrency: 1}); err != nil {
-			t.Fatal(err)
-		}
 		rec.mu.Lock()
 		rec.maxRun = 0
 		rec.mu.Unlock()
+		if err := s.Reconfigure(Settings{Interval: 20 * time.Second, Timeout: time.Second, Concurrency: 1}); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
 		if rec.peak() != 1 {
@@ -654,6 +658,57 @@ func TestSchedulerProberPanic(t *testing.T) {
 		}
 		if got := len(rec.resultsCopy()); got != 8 {
 			t.Errorf("%d results, want 8 (4 healthy targets x 2)", got)
+		}
+		shutdown(t, s)
+	})
+}
+
+// When hanging nodes back the workers up, control and service targets are
+// still probed as soon as a worker frees, not after the node backlog: the
+// detector needs them to tell our own cut-off from a network outage.
+func TestSchedulerControlAheadOfBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newSchedRec(func(ctx context.Context, tg *Target) Result {
+			if tg.Kind == KindMixPort {
+				<-ctx.Done() // every node hangs until its timeout
+				return Result{Target: tg, Reason: ReasonTimeout}
+			}
+			return Result{Target: tg, OK: true}
+		})
+		s := newTestScheduler(t, rec, nil, func(o *SchedulerOptions) { o.Concurrency = 2 })
+		priority := []*Target{
+			{ID: "control/tcp://ctl", Kind: KindControl},
+			{ID: "service/nym-api", Kind: KindService},
+		}
+		s.SetTargets(append(schedTargets(100, KindMixPort), priority...))
+		start := time.Now()
+		s.Start()
+		// Three intervals, and the 2s a third-cycle start may wait.
+		time.Sleep(32 * time.Second)
+		synctest.Wait()
+		s.mu.Lock()
+		slots := map[string]int{}
+		for _, tg := range priority {
+			slots[tg.ID] = s.targets[tg.ID].slot
+		}
+		s.mu.Unlock()
+		for _, tg := range priority {
+			st := rec.startsOf(tg.ID)
+			if len(st) < 3 {
+				t.Errorf("%s probed %d times in 3 intervals, want 3: %v", tg.ID, len(st), st)
+			}
+			for c, at := range st[:min(3, len(st))] {
+				due := start.Add(time.Duration(c)*10*time.Second + time.Duration(slots[tg.ID])*time.Second)
+				// Two workers hold 2s probes: a worker frees within 2s.
+				if wait := at.Sub(due); wait < 0 || wait > 2*time.Second {
+					t.Errorf("%s cycle %d started %s after its slot, want at most the 2s timeout", tg.ID, c, wait)
+				}
+			}
+		}
+		// The nodes themselves are backed up (2 workers, 100 × 2s per 10s):
+		// skipped, as designed.
+		if got := counterValue(t, s.m.skipped.WithLabelValues(string(KindMixPort))); got == 0 {
+			t.Error("no node probe skipped; the test needs a backlog")
 		}
 		shutdown(t, s)
 	})

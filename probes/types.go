@@ -62,8 +62,8 @@ type Kind string
 
 const (
 	KindNodeHTTP Kind = "node_http" // GET /api/v1/health on the node's HTTP API
-	KindMixPort  Kind = "mix_tcp"   // TCP connect to the mix port
-	KindWSPort   Kind = "ws_tcp"    // TCP connect to the client websocket port
+	KindMixPort  Kind = "mix_tcp"   // TCP connect to the mix port, then a short watch for a reset or garbage
+	KindWSPort   Kind = "ws_tcp"    // WebSocket upgrade on the client websocket port
 	KindService  Kind = "service"   // a centralized service (services[])
 	KindControl  Kind = "control"   // a control target (control_targets[])
 )
