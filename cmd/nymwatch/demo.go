@@ -92,6 +92,7 @@ commands. Everything recovers about 45s in.`)
 		fmt.Fprintf(out, `
 nymwatch demo is running against a simulated Nym network of %d nodes.
 
+  web console:     %s/   (log in with the operator token)
   API:             %s/api/v1/incidents
   metrics:         %s/metrics
   operator token:  %s
@@ -103,7 +104,7 @@ Try, in another terminal:
   nymwatch incidents show INC-...
   nymwatch incidents confirm INC-...
 
-`, len(network.Nodes()), base, base, string(cfg.Auth.OperatorToken), cfg.Auth.OperatorTokenFile,
+`, len(network.Nodes()), base, base, base, string(cfg.Auth.OperatorToken), cfg.Auth.OperatorTokenFile,
 			string(cfg.Auth.OperatorToken), base)
 		if *noScript {
 			return
@@ -136,6 +137,8 @@ Try, in another terminal:
 func demoConfig(n *simnet.Network, dir, listen, amURL string) (*config.Config, error) {
 	cfg := config.Default()
 	cfg.Listen = listen
+	// Pages link to the console's incident page.
+	cfg.Web.ExternalURL = "http://" + listen
 	cfg.Storage.Path = filepath.Join(dir, "nymwatch.db")
 	cfg.Network.NymAPIURL = n.NymAPIURL()
 	cfg.Network.RefreshInterval = 10 * time.Second
@@ -201,9 +204,9 @@ func (p *consolePager) Send(_ context.Context, pg disclosure.Page) error {
 		fmt.Fprintf(p.w, "PAGE (re-sent, still waiting for a human) [%s] %s\n", pg.Labels["severity"], pg.IncidentID)
 		return nil
 	}
-	fmt.Fprintf(p.w, "PAGE [%s] %s %s (%s): %s\n  first seen %s — confirm: nymwatch incidents confirm %s | dismiss: nymwatch incidents dismiss %s --reason \"...\"\n",
+	fmt.Fprintf(p.w, "PAGE [%s] %s %s (%s): %s\n  first seen %s — open %s\n  confirm: nymwatch incidents confirm %s | dismiss: nymwatch incidents dismiss %s --reason \"...\"\n",
 		pg.Labels["severity"], pg.IncidentID, pg.Labels["class"], pg.Labels["component"], pg.Annot["summary"],
-		pg.StartsAt.UTC().Format(time.RFC3339), pg.IncidentID, pg.IncidentID)
+		pg.StartsAt.UTC().Format(time.RFC3339), pg.Annot["incident_url"], pg.IncidentID, pg.IncidentID)
 	return nil
 }
 
