@@ -19,11 +19,16 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/simnet"
+	"github.com/nymwatch/nymwatch/internal/store/pgtest"
 )
 
 // The tests here drive the real binary through the external contract:
 // commands, config file, signals, HTTP.
 var binary string
+
+// sharedPG is one private PostgreSQL for the whole test binary, started by
+// the first test that needs it (each takes its own database).
+var sharedPG pgtest.Shared
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "nymwatch-bin-")
@@ -39,6 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	sharedPG.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -186,9 +192,16 @@ func startDaemon(t *testing.T, e *env, cfgPath string) *daemonProc {
 // startDaemonEnv starts nymwatch with extra environment variables.
 func startDaemonEnv(t *testing.T, e *env, cfgPath string, extraEnv ...string) *daemonProc {
 	t.Helper()
+	return startDaemonAt(t, e.listen, cfgPath, extraEnv...)
+}
+
+// startDaemonAt starts nymwatch with a config that listens on listen (for
+// tests running several instances) and waits until it is ready.
+func startDaemonAt(t *testing.T, listen, cfgPath string, extraEnv ...string) *daemonProc {
+	t.Helper()
 	cmd := exec.Command(binary, "run", "--config", cfgPath, "--log.level", "debug")
 	cmd.Env = append(os.Environ(), extraEnv...)
-	p := &daemonProc{t: t, cmd: cmd, base: "http://" + e.listen, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &daemonProc{t: t, cmd: cmd, base: "http://" + listen, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
