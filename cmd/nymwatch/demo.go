@@ -137,8 +137,11 @@ Try, in another terminal:
 func demoConfig(n *simnet.Network, dir, listen, amURL string) (*config.Config, error) {
 	cfg := config.Default()
 	cfg.Listen = listen
-	// Pages link to the console's incident page.
-	cfg.Web.ExternalURL = "http://" + listen
+	// Pages link to the console's incident page, when the address says
+	// where that is (not for ":9478" or port 0).
+	if host, port, err := net.SplitHostPort(listen); err == nil && host != "" && port != "0" {
+		cfg.Web.ExternalURL = "http://" + listen
+	}
 	cfg.Storage.Path = filepath.Join(dir, "nymwatch.db")
 	cfg.Network.NymAPIURL = n.NymAPIURL()
 	cfg.Network.RefreshInterval = 10 * time.Second

@@ -13,6 +13,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the default action is restored, so a second
+	// Ctrl-C ends a shutdown that takes too long.
+	go func() { <-ctx.Done(); stop() }()
 	// SIGHUP reloads the config; a buffer of 1 coalesces bursts of signals.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

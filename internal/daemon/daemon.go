@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,8 +103,9 @@ type daemon struct {
 	targetsMu sync.Mutex
 	targets   []*probes.Target // what the scheduler probes
 
-	evalMu  sync.Mutex
-	pending map[string]detector.Anomaly // emitted, not yet stored
+	evalMu  sync.Mutex  // one evaluation at a time
+	emitMu  sync.Mutex  // held while emissions move into pending, so a snapshot and pending agree
+	pending *pendingSet // emitted, not yet recorded by the incident service
 	saveMu  sync.Mutex
 
 	m daemonMetrics
@@ -172,7 +172,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		reg:     opts.Registry,
 		cfg:     cfg,
 		notify:  sdnotify.New(opts.Getenv, os.Getpid()),
-		pending: map[string]detector.Anomaly{},
+		pending: newPendingSet(),
 	}
 	d.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -222,6 +222,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		d.reg.MustRegister(collectors.NewDBStatsCollector(d.shared.W, "nymwatch_shared"))
 	}
 	d.ready.storeOpen.Store(true)
+	d.lastEval.Store(time.Now().UnixNano()) // the watchdog's grace before the first evaluation
 
 	if err := d.build(ctx, opts); err != nil {
 		return err
@@ -269,11 +270,22 @@ loop:
 			d.sdNotify(sdnotify.Watchdog)
 		}
 	}
+	// Stop accepting work first (new requests, then probes and jobs), then
+	// record what was observed, then close the stores (deferred). The HTTP
+	// drain (shutdownTimeout) and stop (stopTimeout) together stay within
+	// the unit's TimeoutStopSec.
 	d.log.Info("stopping nymwatch")
 	d.sdNotify(sdnotify.Stopping)
-	d.stop()
+	d.ready.stopping.Store(true)
 	stopSrv()
-	return <-srvErr
+	if err := <-srvErr; err != nil {
+		// Requests still running after the drain were cut off; that does
+		// not make the stop itself fail.
+		d.log.Warn("http server did not drain in time", "err", err)
+	}
+	d.stop()
+	d.log.Info("nymwatch stopped")
+	return nil
 }
 
 func (d *daemon) sdNotify(state string) {
@@ -343,11 +355,15 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("incident service: %w", err)
 	}
-	// Whatever the detector had open before a crash is re-applied: the
-	// store upserts by anomaly id, so this is harmless when it was stored.
-	for _, a := range d.det.Open() {
-		d.pending[a.ID] = a
+	// Whatever was emitted but not recorded before the last stop, and
+	// whatever the detector has open, is applied again: the incident store
+	// upserts by anomaly id, so this is harmless when it was recorded.
+	saved, err := loadPending(ctx, d.db)
+	if err != nil {
+		return err
 	}
+	d.pending.add(saved...)
+	d.pending.add(d.det.Open()...)
 
 	// The console is built once (its sessions and metrics outlive reloads);
 	// a reload only changes who may use it.
@@ -390,7 +406,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		d.log.Info("probing the persisted directory until nym-api answers", "nodes", len(dir.Nodes), "fetched_at", dir.FetchedAt)
 	}
 	// Services and control targets are probed even before any directory.
-	d.applyTargets(cfg, d.disc.Current())
+	d.applyTargets(d.disc.Current())
 
 	return d.startJobs(cfg)
 }
@@ -442,26 +458,33 @@ func (d *daemon) refreshDirectory(ctx context.Context) {
 	cfg := d.config()
 	start := time.Now().UTC()
 	_, err := d.disc.Refresh(ctx)
+	if ctx.Err() != nil {
+		return // stopping or rescheduled: says nothing about nym-api
+	}
 	res := probes.Result{Target: directoryTarget(cfg), OK: err == nil, Latency: time.Since(start), At: start}
 	if err != nil {
 		d.m.directoryErrors.Inc()
 		res.Reason, res.Detail = probes.Classify(err)
 		d.log.Warn("directory refresh failed; probing the last good directory", "err", err)
 	}
+	if d.config().Network.NymAPIURL != cfg.Network.NymAPIURL {
+		return // a reload changed nym-api meanwhile: this result is about the old one
+	}
 	d.det.Observe(res)
 	if err == nil {
-		d.applyTargets(cfg, d.disc.Current())
+		d.applyTargets(d.disc.Current())
 	}
 }
 
 // applyTargets gives the scheduler and the detector the targets of dir
-// plus the configured services and control targets.
-func (d *daemon) applyTargets(cfg *config.Config, dir probes.Directory) {
-	services, staging := serviceTargets(cfg)
-	next := probes.BuildTargets(dir.Nodes, services, cfg.ControlTargets, staging)
-
+// plus the services and control targets of the current config (read under
+// the lock, so a slow directory refresh cannot undo a reload).
+func (d *daemon) applyTargets(dir probes.Directory) {
 	d.targetsMu.Lock()
 	defer d.targetsMu.Unlock()
+	cfg := d.config()
+	services, staging := serviceTargets(cfg)
+	next := probes.BuildTargets(dir.Nodes, services, cfg.ControlTargets, staging)
 	diff := probes.DiffTargets(d.targets, next)
 	d.targets = next
 	d.sched.SetTargets(next)
@@ -489,28 +512,19 @@ func (d *daemon) evaluate(ctx context.Context) {
 	d.evalMu.Lock()
 	defer d.evalMu.Unlock()
 	now := time.Now().UTC()
-	for _, a := range d.det.Evaluate(now) {
-		d.pending[a.ID] = a
-	}
+	d.emitMu.Lock()
+	d.pending.add(d.det.Evaluate(now)...)
+	d.emitMu.Unlock()
 	d.lastEval.Store(now.UnixNano())
-	if len(d.pending) == 0 {
+	batch := d.pending.batch()
+	if len(batch) == 0 {
 		d.m.pendingAnomaly.Set(0)
 		return
 	}
-	batch := make([]detector.Anomaly, 0, len(d.pending))
-	for _, a := range d.pending {
-		batch = append(batch, a)
-	}
-	// Oldest first, so grouping into incidents does not depend on map order.
-	sort.Slice(batch, func(i, j int) bool {
-		if !batch[i].FirstSeen.Equal(batch[j].FirstSeen) {
-			return batch[i].FirstSeen.Before(batch[j].FirstSeen)
-		}
-		return batch[i].ID < batch[j].ID
-	})
 	actx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	for _, a := range batch {
+	for _, e := range batch {
+		a := e.a
 		if err := d.svc.ApplyAnomaly(actx, a, now); err != nil {
 			d.m.applyErrors.Inc()
 			d.log.Error("could not record anomaly; will retry", "anomaly", a.ID, "class", a.Class, "err", err)
@@ -520,9 +534,9 @@ func (d *daemon) evaluate(ctx context.Context) {
 			d.log.Info("anomaly recorded", "anomaly", a.ID, "component", a.Component, "class", a.Class,
 				"open", a.Open(), "first_seen", a.FirstSeen, "reason", a.Reason)
 		}
-		delete(d.pending, a.ID)
+		d.pending.done(e)
 	}
-	d.m.pendingAnomaly.Set(float64(len(d.pending)))
+	d.m.pendingAnomaly.Set(float64(d.pending.len()))
 }
 
 func (d *daemon) tickOutbox(ctx context.Context) {
@@ -542,15 +556,25 @@ func (d *daemon) saveState(ctx context.Context) {
 	}
 }
 
+// persist saves the detector snapshot and the emissions not yet recorded,
+// taken at one instant: every change the snapshot no longer shows as to
+// be emitted is either recorded or in the pending list.
 func (d *daemon) persist(ctx context.Context) error {
 	d.saveMu.Lock()
 	defer d.saveMu.Unlock()
-	snap, err := d.det.Snapshot(time.Now().UTC())
+	now := time.Now().UTC()
+	d.emitMu.Lock()
+	snap, err := d.det.Snapshot(now)
+	pending := d.pending.list()
+	d.emitMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
+	if err := savePending(sctx, d.db, pending, now); err != nil {
+		return err
+	}
 	if err := d.state.Save(sctx, snap); err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
@@ -579,7 +603,8 @@ func (d *daemon) healthy(ctx context.Context) error {
 	if since := time.Since(d.sched.LastRun()); since > 3*set.Slice+time.Second {
 		return fmt.Errorf("probe scheduler last ran %s ago", since.Round(time.Millisecond))
 	}
-	if since := time.Since(time.Unix(0, d.lastEval.Load())); since > 10*evaluateEvery {
+	// An evaluation may legitimately wait jobTimeout on a slow store.
+	if since := time.Since(time.Unix(0, d.lastEval.Load())); since > jobTimeout+10*evaluateEvery {
 		return fmt.Errorf("detector last evaluated %s ago", since.Round(time.Millisecond))
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

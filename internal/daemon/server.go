@@ -31,10 +31,13 @@ const (
 type readiness struct {
 	storeOpen     atomic.Bool
 	directoryDone atomic.Bool
+	stopping      atomic.Bool
 }
 
 func (r *readiness) ready() (bool, string) {
 	switch {
+	case r.stopping.Load():
+		return false, "shutting down"
 	case !r.storeOpen.Load():
 		return false, "store not open"
 	case !r.directoryDone.Load():

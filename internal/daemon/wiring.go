@@ -171,23 +171,10 @@ func (d *daemon) reload(opts Options) {
 func (d *daemon) apply(next *config.Config) error {
 	cur := d.config()
 	next = cloneConfig(next)
-	if next.Listen != cur.Listen {
-		d.log.Warn("listen changed; it takes effect at the next restart", "running", cur.Listen, "configured", next.Listen)
-		next.Listen = cur.Listen
-	}
-	if !reflect.DeepEqual(next.Storage, cur.Storage) {
-		d.log.Warn("storage changed; it takes effect at the next restart")
-		next.Storage = cur.Storage
-	}
-	if !reflect.DeepEqual(next.Pagers, cur.Pagers) || next.Web.ExternalURL != cur.Web.ExternalURL ||
-		next.Classification.GroupingWindow != cur.Classification.GroupingWindow {
-		d.log.Warn("pagers, web.external_url or classification.grouping_window changed; they take effect at the next restart")
-		next.Pagers = cur.Pagers
-		next.Web.ExternalURL = cur.Web.ExternalURL
-		next.Classification.GroupingWindow = cur.Classification.GroupingWindow
-	}
+	keepRunning(d, cur, next)
 
-	// Build everything that can fail before changing anything.
+	// Everything that can fail runs before anything changes, so a failed
+	// reload leaves the running config whole.
 	detOpts := detectorOptions(next)
 	detOpts.Metrics = d.detM
 	if err := detOpts.Validate(); err != nil {
@@ -205,41 +192,82 @@ func (d *daemon) apply(next *config.Config) error {
 	if err != nil {
 		return err
 	}
+	oldPull := d.cluster.Interval()
+	co := d.clusterOptions(next)
+	co.Registerer = nil // registered once, at start
+	// Reconfigure changes nothing when it fails.
+	if err := d.cluster.Reconfigure(co); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	if err := d.sched.Reconfigure(probeSettings(next)); err != nil {
+		_ = d.cluster.Reconfigure(d.clusterOptions(cur)) // back to what runs
 		return err
 	}
 
+	// From here on nothing is refused: the new config is in force.
 	d.cfgMu.Lock()
 	d.cfg = next
 	d.cfgMu.Unlock()
 	d.det.Reconfigure(detOpts)
-	co := d.clusterOptions(next)
-	co.Registerer = nil // registered once, at start
-	if err := d.cluster.Reconfigure(co); err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	if iv := d.cluster.Interval(); iv != cluster.FromConfig(cur).Interval {
-		if _, err := d.jobs.Update(d.pullJob.ID(), gocron.DurationJob(iv), gocron.NewTask(d.cluster.Tick),
-			gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithName("cluster-pull")); err != nil {
-			return fmt.Errorf("cluster pull job: %w", err)
-		}
-	}
 	d.ui.SetAccess([]byte(next.Auth.OperatorToken), next.Web.PublicRead)
 	d.app.set(app)
 	if client != nil {
 		if err := d.disc.SetFetcher(client); err != nil {
-			return fmt.Errorf("directory: %w", err)
+			d.log.Error("directory client not replaced; still reading the old nym_api_url", "err", err)
 		}
 	}
 	if next.Network.RefreshInterval != cur.Network.RefreshInterval {
 		if _, err := d.jobs.Update(d.dirJob.ID(), gocron.DurationJob(next.Network.RefreshInterval),
 			gocron.NewTask(d.refreshDirectory), gocron.WithSingletonMode(gocron.LimitModeReschedule),
 			gocron.WithName("directory")); err != nil {
-			return fmt.Errorf("directory job: %w", err)
+			d.log.Error("directory refresh interval not changed", "err", err)
 		}
 	}
-	d.applyTargets(next, d.disc.Current())
+	if iv := d.cluster.Interval(); iv != oldPull {
+		if _, err := d.jobs.Update(d.pullJob.ID(), gocron.DurationJob(iv), gocron.NewTask(d.cluster.Tick),
+			gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithName("cluster-pull")); err != nil {
+			d.log.Error("cluster pull interval not changed", "err", err)
+		}
+	}
+	d.applyTargets(d.disc.Current())
 	return nil
+}
+
+// keepRunning puts back, into next, the settings only a restart can apply,
+// and says so.
+func keepRunning(d *daemon, cur, next *config.Config) {
+	var changed []string
+	if next.Listen != cur.Listen {
+		changed = append(changed, "listen")
+		next.Listen = cur.Listen
+	}
+	if !reflect.DeepEqual(next.Storage, cur.Storage) {
+		changed = append(changed, "storage")
+		next.Storage = cur.Storage
+	}
+	if !reflect.DeepEqual(next.Pagers, cur.Pagers) {
+		changed = append(changed, "pagers")
+		next.Pagers = cur.Pagers
+	}
+	if next.Web.ExternalURL != cur.Web.ExternalURL {
+		changed = append(changed, "web.external_url")
+		next.Web.ExternalURL = cur.Web.ExternalURL
+	}
+	if next.Classification.GroupingWindow != cur.Classification.GroupingWindow {
+		changed = append(changed, "classification.grouping_window")
+		next.Classification.GroupingWindow = cur.Classification.GroupingWindow
+	}
+	if next.Probes.SourceAddress != cur.Probes.SourceAddress {
+		changed = append(changed, "probes.source_address")
+		next.Probes.SourceAddress = cur.Probes.SourceAddress
+	}
+	if next.Probes.PerTargetMetrics != cur.Probes.PerTargetMetrics {
+		changed = append(changed, "probes.per_target_metrics")
+		next.Probes.PerTargetMetrics = cur.Probes.PerTargetMetrics
+	}
+	if len(changed) > 0 {
+		d.log.Warn("some changed settings take effect only at the next restart; running values kept", "keys", changed)
+	}
 }
 
 // cloneConfig copies the parts apply may overwrite, so the caller's value
