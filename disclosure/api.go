@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -235,11 +237,26 @@ func dismissReason(r *http.Request) (string, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/x-www-form-urlencoded":
-		// ParseMultipartForm would hide ParseForm's errors (a body too large).
-		if err := r.ParseForm(); err != nil {
+		// curl -d sends JSON with this type unless told otherwise: a body
+		// that looks like a JSON object is read as one.
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
 			return "", badBody(err)
 		}
-		return r.PostForm.Get("reason"), nil
+		if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+			var body struct {
+				Reason string `json:"reason"`
+			}
+			if err := decodeJSON(bytes.NewReader(t), &body); err != nil {
+				return "", err
+			}
+			return body.Reason, nil
+		}
+		form, err := url.ParseQuery(string(b))
+		if err != nil {
+			return "", badBody(err)
+		}
+		return form.Get("reason"), nil
 	case "multipart/form-data":
 		if err := r.ParseMultipartForm(DefaultMaxBodyBytes); err != nil {
 			return "", badBody(err)

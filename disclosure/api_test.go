@@ -236,6 +236,8 @@ func TestIncidentAPIDismiss(t *testing.T) {
 		{"json", "application/json", `{"reason":"probe bug, users unaffected"}`, http.StatusOK, "probe bug, users unaffected"},
 		{"json without content type", "", `{"reason":"x"}`, http.StatusOK, "x"},
 		{"form", "application/x-www-form-urlencoded", url.Values{"reason": {"maintenance window"}}.Encode(), http.StatusOK, "maintenance window"},
+		{"json as curl -d sends it", "application/x-www-form-urlencoded", `{"reason":"false alarm"}`, http.StatusOK, "false alarm"},
+		{"malformed json as curl -d", "application/x-www-form-urlencoded", `{"reason":`, http.StatusBadRequest, ""},
 		{"multipart", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"reason\"\r\n\r\nduplicate of INC-1\r\n--XyZ--\r\n", http.StatusOK, "duplicate of INC-1"},
 		{"empty body", "", "", http.StatusBadRequest, ""},
 		{"empty reason", "application/json", `{"reason":"  "}`, http.StatusBadRequest, ""},

@@ -63,6 +63,9 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		if !strings.Contains(strings.ToLower(string(out)), "usage") {
 			t.Errorf("nymwatch %v prints no usage:\n%s", c, out)
 		}
+		if strings.Contains(string(out), "panic") {
+			t.Errorf("nymwatch %v panics in its usage:\n%s", c, out)
+		}
 	}
 }
 

@@ -79,10 +79,33 @@ type logFlags struct {
 
 func addLogFlags(fs *flag.FlagSet) *logFlags {
 	lf := &logFlags{level: promslog.NewLevel(), format: promslog.NewFormat()}
-	fs.Var(lf.level, "log.level", "only log messages with the given severity or above: debug, info, warn, error")
-	fs.Var(lf.format, "log.format", "output format of log messages: logfmt, json")
+	fs.Var(levelFlag{lf.level}, "log.level", "only log messages with the given severity or above: debug, info, warn, error")
+	fs.Var(formatFlag{lf.format}, "log.format", "output format of log messages: logfmt, json")
 	return lf
 }
+
+// levelFlag and formatFlag wrap promslog's values for the flag package,
+// whose usage output calls String on a zero value, which promslog's own
+// types do not survive.
+type levelFlag struct{ l *promslog.Level }
+
+func (f levelFlag) String() string {
+	if f.l == nil {
+		return "info"
+	}
+	return f.l.String()
+}
+func (f levelFlag) Set(s string) error { return f.l.Set(s) }
+
+type formatFlag struct{ f *promslog.Format }
+
+func (f formatFlag) String() string {
+	if f.f == nil || f.f.String() == "" {
+		return "logfmt"
+	}
+	return f.f.String()
+}
+func (f formatFlag) Set(s string) error { return f.f.Set(s) }
 
 func (lf *logFlags) logger(w io.Writer) *slog.Logger {
 	return promslog.New(&promslog.Config{Level: lf.level, Format: lf.format, Writer: w})
