@@ -415,7 +415,7 @@ func TestVantageFallbackWithoutControls(t *testing.T) {
 	h.rounds(2, allUp)
 	h.rounds(5, func(*probes.Target) outcome { return down })
 	v := h.one("vantage_point")
-	containsAll(t, "reason", v.Reason, "22 of 22 targets (100%)", "no control targets configured", "threshold 95%")
+	containsAll(t, "reason", v.Reason, "22 of 22 nodes and services (100%)", "no control targets configured", "threshold 95%")
 	if got := h.disclosable(); len(got) != 0 {
 		t.Fatalf("disclosable during fallback cut-off: %s", h.dump())
 	}
@@ -767,5 +767,38 @@ func TestSteadyStateEmitsNothing(t *testing.T) {
 	}
 	if got := strings.Join(reasons, ","); got != "timeout,degradation,slow" {
 		t.Errorf("evidence reasons %s", got)
+	}
+}
+
+// A cut-off where each node's HTTP API fails but its other ports still look
+// alive (a mix port that accepts and hears nothing passes a TCP probe) is
+// still the vantage point: the network share is counted per node, not per
+// port, so it cannot hide behind ports that cannot fail that way.
+func TestVantageLossCountsNodesNotPorts(t *testing.T) {
+	ctrls := []*probes.Target{ctrlT("one.example"), ctrlT("two.example")}
+	var nodes []*probes.Target
+	for _, gw := range gateways(100, 20, probes.RoleExitGateway, "FR") {
+		mix := *gw
+		mix.ID, mix.Kind = gw.ID+"-mix", probes.KindMixPort
+		ws := *gw
+		ws.ID, ws.Kind = gw.ID+"-ws", probes.KindWSPort
+		nodes = append(nodes, gw, &mix, &ws)
+	}
+	h := newHarness(t, Options{}, join(ctrls, []*probes.Target{svcT("nym-api")}, nodes))
+	h.rounds(2, allUp)
+	// Every control, service and node HTTP API fails; mix and ws ports of
+	// every node still connect: by ports only 2/3 of the network fails.
+	cut := func(tg *probes.Target) outcome {
+		if tg.Kind == probes.KindMixPort || tg.Kind == probes.KindWSPort {
+			return up
+		}
+		return down
+	}
+	h.rounds(8, cut)
+	if v := h.one("vantage_point"); v.Class != ClassInternal || !v.Open() {
+		t.Fatalf("vantage anomaly %+v", v)
+	}
+	if got := h.disclosable(); len(got) != 0 {
+		t.Fatalf("disclosable anomalies during a vantage cut-off: %s", h.dump())
 	}
 }

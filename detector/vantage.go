@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"sort"
+	"strconv"
 )
 
 // vantageState says whether the monitor itself is cut off.
@@ -64,20 +65,22 @@ func (d *Detector) evalVantage(now int64) *finding {
 		fc := failed(controls)
 		set = fc
 		if len(controls) > 0 && len(others) > 0 {
+			uf, ut := failingUnits(others)
 			rc := float64(len(fc)) / float64(len(controls))
-			ro := float64(len(fo)) / float64(len(others))
+			ro := float64(uf) / float64(ut)
 			cut = rc >= d.o.VantageControlFailureRatio-1e-9 && ro >= d.o.VantageNetworkFailureRatio-1e-9
-			desc = fmt.Sprintf("%d of %d control targets (%s) and %d of %d network targets (%s) failing at once; thresholds %s and %s",
-				len(fc), len(controls), pct(rc), len(fo), len(others), pct(ro),
+			desc = fmt.Sprintf("%d of %d control targets (%s) and %d of %d nodes and services (%s) failing at once; thresholds %s and %s",
+				len(fc), len(controls), pct(rc), uf, ut, pct(ro),
 				pct(d.o.VantageControlFailureRatio), pct(d.o.VantageNetworkFailureRatio))
 		}
 	} else {
 		set = fo
 		if len(others) >= d.o.VantageFallbackMinTargets {
-			r := float64(len(fo)) / float64(len(others))
+			uf, ut := failingUnits(others)
+			r := float64(uf) / float64(ut)
 			cut = r >= d.o.VantageFallbackRatio-1e-9
-			desc = fmt.Sprintf("%d of %d targets (%s) failing at once and no control targets configured; threshold %s",
-				len(fo), len(others), pct(r), pct(d.o.VantageFallbackRatio))
+			desc = fmt.Sprintf("%d of %d nodes and services (%s) failing at once and no control targets configured; threshold %s",
+				uf, ut, pct(r), pct(d.o.VantageFallbackRatio))
 		}
 	}
 	if !cut {
@@ -115,4 +118,30 @@ func (d *Detector) evalVantage(now int64) *finding {
 	f.Why = []string{"internal: the monitor's own vantage point is cut off: not an incident of the network, never paged for disclosure",
 		"anomalies of targets that failed with it are suppressed while it lasts"}
 	return f
+}
+
+// failingUnits counts nodes and services with a failing latest observation:
+// a node counts once, failing if any of its targets fails. Counting ports
+// instead would let a cut-off hide behind probes that cannot fail that
+// way (a mix port that accepts and then hears nothing looks alive to TCP)
+// and weigh gateways, which have more ports, above mix nodes.
+func failingUnits(list []*targetState) (failed, total int) {
+	units := make(map[string]bool, len(list))
+	for _, ts := range list {
+		k := ts.Target.ID
+		if n := ts.Target.Node; n != nil {
+			k = "node/" + strconv.FormatUint(uint64(n.NodeID), 10)
+		}
+		if !ts.LastGood {
+			units[k] = true
+		} else if _, seen := units[k]; !seen {
+			units[k] = false
+		}
+	}
+	for _, f := range units {
+		if f {
+			failed++
+		}
+	}
+	return failed, len(units)
 }
