@@ -202,7 +202,7 @@ func pagerCreatedAt(s Subject, now time.Time) time.Time {
 // them, so a duplicated or repeated run enqueues nothing new:
 //
 //	<id>/resend/<n>/<severity>   the n-th resend interval, per reached severity
-//	<id>/open                    the first page
+//	<id>/open                    the first page (<id>/open/security for security)
 //	<id>/escalate/<k>            the k-th configured delay passed
 //	<id>/dayend/<YYYY-MM-DD>     pending within DayEndWarning of that day's end
 func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
@@ -232,7 +232,13 @@ func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
 			pages = append(pages, mk(fmt.Sprintf("%s/resend/%d/%s", id, st.resendIndex, sev), sev))
 		}
 	}
-	pages = append(pages, mk(id+"/open", escalationSeverity(s.Class, 0)))
+	// A draft raised to security is opened again under its own key: the
+	// first page (as operational) must not make this one a duplicate.
+	openKey := id + "/open"
+	if s.Class == "security" {
+		openKey += "/security"
+	}
+	pages = append(pages, mk(openKey, escalationSeverity(s.Class, 0)))
 	for k := 1; k <= st.escalations; k++ {
 		// The severity reached at the time of enqueueing: with the day-end
 		// bump it can be above rung k.

@@ -88,7 +88,7 @@ func TestEscalationSchedule(t *testing.T) {
 			want: map[string]string{"open": "warning", "escalate/1": "page", "escalate/2": "page",
 				"resend/60/warning": "warning", "resend/60/critical": "critical", "resend/60/page": "page"}},
 		{name: "security starts critical", class: "security", created: "2026-03-10T12:00:00Z", now: "2026-03-10T12:15:00Z",
-			want: map[string]string{"open": "critical", "escalate/1": "page",
+			want: map[string]string{"open/security": "critical", "escalate/1": "page",
 				"resend/15/critical": "critical", "resend/15/page": "page"}},
 		{name: "outside the day-end window", created: "2026-03-10T22:50:00Z", now: "2026-03-10T22:59:59Z",
 			want: map[string]string{"open": "warning", "resend/9/warning": "warning"}},

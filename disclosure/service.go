@@ -216,6 +216,9 @@ func (s *Service) applyTx(ctx context.Context, tx conn, a detector.Anomaly, now 
 			map[string]any{"anomaly_id": a.ID, "from": before.Class, "to": row.Class, "reason": row.Reason}); err != nil {
 			return false, err
 		}
+		if err := s.pageIfRaised(ctx, tx, &before, row, now); err != nil {
+			return false, err
+		}
 	}
 	if before.ResolvedAt.IsZero() && !row.ResolvedAt.IsZero() {
 		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "restored",
@@ -300,6 +303,9 @@ func (s *Service) join(ctx context.Context, tx conn, target string, a detector.A
 			map[string]any{"anomaly_id": a.ID, "from": before.Class, "to": row.Class, "reason": row.Reason}); err != nil {
 			return false, err
 		}
+		if err := s.pageIfRaised(ctx, tx, &before, row, now); err != nil {
+			return false, err
+		}
 	}
 	s.log.Info("anomaly joined incident", "incident", target, "anomaly", a.ID, "component", a.Component)
 	return true, nil
@@ -344,6 +350,22 @@ func (s *Service) promote(ctx context.Context, tx conn, row *incidentRow, old *m
 		return fmt.Errorf("page incident %s: %w", row.ID, err)
 	}
 	s.log.Info("internal incident promoted to draft", "incident", row.ID, "class", row.Class, "anomaly", a.ID)
+	return nil
+}
+
+// pageIfRaised pages a draft again when its class rose (operational →
+// security): the design wants a promotion paged, and the new class has its
+// own label set and severity. The old label set is no longer re-sent (it
+// lapses at its endsAt) and is ended with the others when a human acts.
+func (s *Service) pageIfRaised(ctx context.Context, tx conn, before, row *incidentRow, now time.Time) error {
+	if row.State != StateDraft || classRank(row.Class) <= classRank(before.Class) {
+		return nil
+	}
+	inc := row.incident(nil, false)
+	if err := s.pages.Opened(ctx, tx.tx, inc.Subject(), now); err != nil {
+		return fmt.Errorf("page incident %s: %w", row.ID, err)
+	}
+	s.log.Info("draft incident reclassified and paged again", "incident", row.ID, "from", before.Class, "to", row.Class)
 	return nil
 }
 

@@ -49,8 +49,12 @@ func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s Su
 	if err != nil {
 		return err
 	}
+	key := "testpage/" + kind + "/" + s.IncidentID
+	if kind == "opened" && s.Class == "security" {
+		key += "/security" // a draft raised to security is paged again
+	}
 	if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?)"),
-		"testpage/"+kind+"/"+s.IncidentID, []byte(s.State), store.Millis(now)); err != nil {
+		key, []byte(s.State), store.Millis(now)); err != nil {
 		return fmt.Errorf("fake pages: %w", err)
 	}
 	f.mu.Lock()
@@ -65,6 +69,19 @@ func (f *incFakePages) Opened(ctx context.Context, tx *sql.Tx, s Subject, now ti
 
 func (f *incFakePages) Ended(ctx context.Context, tx *sql.Tx, s Subject, now time.Time) error {
 	return f.record(ctx, tx, "ended", s, now)
+}
+
+// kinds returns the subjects of the recorded calls of one kind.
+func (f *incFakePages) kinds(kind string) []Subject {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Subject
+	for _, c := range f.calls {
+		if c.Kind == kind {
+			out = append(out, c.S)
+		}
+	}
+	return out
 }
 
 func (f *incFakePages) setErr(err error) {
@@ -529,11 +546,19 @@ func TestIncidentSecurityAnomalyRaisesClass(t *testing.T) {
 		if !slices.Equal(incActions(inc), []string{"opened", "joined", "reclassified"}) {
 			t.Errorf("audit %v", incActions(inc))
 		}
+		// The draft is paged again, now as security.
+		opened := e.pages.kinds("opened")
+		if len(opened) != 2 || opened[0].Class != "operational" || opened[1].Class != "security" {
+			t.Errorf("pages %+v, want an operational open then a security one", opened)
+		}
 		// A later emission with a lower class does not lower the incident's.
 		sec.Class = detector.ClassOperational
 		e.apply(t, sec, incAt(3*time.Minute))
 		if inc := e.only(t); inc.Class != detector.ClassSecurity {
 			t.Errorf("class lowered to %s", inc.Class)
+		}
+		if n := len(e.pages.kinds("opened")); n != 2 {
+			t.Errorf("%d opened pages after a lower emission, want still 2", n)
 		}
 	})
 }
