@@ -45,7 +45,13 @@ type anomState struct {
 	Contribs     map[string]contribInfo `json:"contribs"` // contributing now
 	Sig          string                 `json:"sig"`      // last material state
 	LastRecovery int64                  `json:"last_recovery"`
-	dirty        bool
+	// Peak is the most failing members seen at once (PeakOf the group's
+	// size then, PeakAt when): a report states the scale of the outage,
+	// not only its last sample before recovery.
+	Peak   int   `json:"peak,omitempty"`
+	PeakOf int   `json:"peak_of,omitempty"`
+	PeakAt int64 `json:"peak_at,omitempty"`
+	dirty  bool
 }
 
 type contribInfo struct {

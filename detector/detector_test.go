@@ -802,3 +802,25 @@ func TestVantageLossCountsNodesNotPorts(t *testing.T) {
 		t.Fatalf("disclosable anomalies during a vantage cut-off: %s", h.dump())
 	}
 }
+
+// A shrinking outage keeps its worst moment in the title and reason: the
+// report a human confirms must state the scale, not the last sample.
+func TestShrinkingOutageKeepsItsPeak(t *testing.T) {
+	h := newHarness(t, Options{}, gateways(100, 10, probes.RoleExitGateway, "FR"))
+	h.rounds(2, allUp)
+	h.rounds(4, failing(nids(100, 101, 102, 103)...))
+	if a := h.one("exit_gateways"); a.Title != "Exit gateways: 4 of 10 unreachable" {
+		t.Fatalf("at the peak: title %q", a.Title)
+	}
+	h.rounds(4, failing(nids(100)...))
+	a := h.one("exit_gateways")
+	if a.Title != "Exit gateways: 1 of 10 unreachable (at worst 4 of 10)" {
+		t.Errorf("after shrinking: title %q", a.Title)
+	}
+	if !strings.Contains(a.Reason, "at worst 4 of 10 (40%)") {
+		t.Errorf("reason lacks the peak: %q", a.Reason)
+	}
+	if a.Class != ClassOperational || !a.Open() {
+		t.Errorf("class %s open %v", a.Class, a.Open())
+	}
+}

@@ -32,6 +32,8 @@ type finding struct {
 	Frags           []string // what is seen; "{dur}" becomes the anomaly's age
 	Why             []string // why this class (policy wording)
 	Title           string
+	Count, Of       int    // failing members of the group and its size, for groups
+	TitleOf         string // Title without the count, for groups
 	Labels          map[string]string
 	NeedDisclosable bool // opened only once disclosable (country groupings)
 }
@@ -310,6 +312,7 @@ func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *findi
 			f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s unreachable for {dur}", n, total, sp.noun))
 		}
 		f.Title = fmt.Sprintf("%s: %d of %d unreachable", sp.title, n, total)
+		f.Count, f.Of, f.TitleOf = n, total, sp.title
 	} else if len(missed) > 0 {
 		f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s failed and recovered between two evaluations",
 			len(missed), total, sp.noun))

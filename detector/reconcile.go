@@ -104,8 +104,17 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		}
 	}
 
+	if f.Count > st.Peak {
+		st.Peak, st.PeakOf, st.PeakAt = f.Count, f.Of, now
+	}
 	if len(active) > 0 || isNew {
 		why := f.Why
+		if st.Peak > f.Count && f.TitleOf != "" {
+			// Shrinking: say how large it was at its worst.
+			f.Title = fmt.Sprintf("%s: %d of %d unreachable (at worst %d of %d)", f.TitleOf, f.Count, f.Of, st.Peak, st.PeakOf)
+			f.Frags = append(slices.Clone(f.Frags), fmt.Sprintf("at worst %d of %d (%s) at %s",
+				st.Peak, st.PeakOf, pct(float64(st.Peak)/float64(max(st.PeakOf, 1))), fromMs(st.PeakAt).Format("2006-01-02T15:04:05Z")))
+		}
 		if rank(a.Class) > rank(f.Class) {
 			why = []string{fmt.Sprintf("still %s (decided %s): an anomaly keeps its highest class until it is resolved",
 				a.Class, a.DetectedAt.Format("2006-01-02T15:04:05Z"))}
