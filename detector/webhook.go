@@ -165,6 +165,12 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var firing, resolved int
 	for i := range alerts {
+		if v := alerts[i].Labels["class"]; v != "" && alerts[i].ClassSource != "label" {
+			// Accepted (losing an alert is worse), but a typo in a rule's
+			// class label must not go unnoticed.
+			h.o.Logger.Warn("alert has an invalid class label; classified by rules/default instead",
+				"alertname", alerts[i].Name(), "class_label", clip(v, 64), "class", alerts[i].Class, "source", alerts[i].ClassSource)
+		}
 		if alerts[i].Resolved() {
 			resolved++
 		} else {
