@@ -11,13 +11,12 @@ import (
 	"testing"
 )
 
-// The fixtures are copies of the reference's example responses (taken
-// from the Nym sources); the project never reads the reference at test
-// time. fixtures.sha256 was written when they were copied, so a copy edited
-// by hand (drifting from the real shapes) fails here. To refresh them:
-//
-//	cp ../shared/nym-reference/fixtures/*.json probes/testdata/fixtures/
-//	(cd probes/testdata/fixtures && sha256sum *.json > ../fixtures.sha256)
+// The fixtures are copies of the Nym API reference's example responses
+// (taken from the Nym sources); the project never reads the reference
+// itself. fixtures.sha256 was written when they were copied, so a copy
+// edited by hand (drifting from the real shapes) fails here. To refresh
+// them, copy the reference's fixtures/*.json into testdata/fixtures and run
+// (cd probes/testdata/fixtures && sha256sum *.json > ../fixtures.sha256).
 func TestFixturesMatchTheReferenceCopies(t *testing.T) {
 	f, err := os.Open(filepath.Join("testdata", "fixtures.sha256"))
 	if err != nil {
