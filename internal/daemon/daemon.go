@@ -43,6 +43,8 @@ const (
 	snapshotEvery = 5 * time.Second
 	jobTimeout    = 30 * time.Second
 	stopTimeout   = 20 * time.Second
+	// openSharedTimeout bounds connecting to PostgreSQL and migrating it.
+	openSharedTimeout = 30 * time.Second
 )
 
 // DirectoryTargetID is the pseudo-target that carries nym-api directory
@@ -112,12 +114,11 @@ type daemon struct {
 }
 
 type daemonMetrics struct {
-	reloadOK        prometheus.Gauge
-	reloadTime      prometheus.Gauge
-	applyErrors     prometheus.Counter
-	pendingAnomaly  prometheus.Gauge
-	snapshotErrors  prometheus.Counter
-	directoryErrors prometheus.Counter
+	reloadOK       prometheus.Gauge
+	reloadTime     prometheus.Gauge
+	applyErrors    prometheus.Counter
+	pendingAnomaly prometheus.Gauge
+	snapshotErrors prometheus.Counter
 }
 
 func newDaemonMetrics(reg prometheus.Registerer) daemonMetrics {
@@ -142,10 +143,6 @@ func newDaemonMetrics(reg prometheus.Registerer) daemonMetrics {
 		snapshotErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "nymwatch_detector_snapshot_errors_total",
 			Help: "Failed saves of the detector state to the store.",
-		}),
-		directoryErrors: f.NewCounter(prometheus.CounterOpts{
-			Name: "nymwatch_directory_refresh_errors_total",
-			Help: "Directory refreshes from nym-api that failed (the last good directory is kept).",
 		}),
 	}
 }
@@ -208,9 +205,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 	d.reg.MustRegister(collectors.NewDBStatsCollector(d.db.W, "nymwatch_writer"))
 	d.shared = d.db
 	if cfg.Storage.Driver == config.DriverPostgres {
-		d.shared, err = store.OpenPostgres(ctx, cfg.Storage.DSN, string(cfg.Storage.Password))
+		// Bounded, so an unreachable database is a clear start failure (and
+		// a systemd retry), not a start that hangs until TimeoutStartSec.
+		octx, cancel := context.WithTimeout(ctx, openSharedTimeout)
+		d.shared, err = store.OpenPostgres(octx, cfg.Storage.DSN, string(cfg.Storage.Password))
+		cancel()
 		if err != nil {
-			return fmt.Errorf("open shared store: %w", err)
+			return fmt.Errorf("open shared store (storage.dsn): %w", err)
 		}
 		// Closed after the outbox job has stopped (defers run last-in
 		// first-out): closing releases the outbox lock for another instance.
@@ -313,10 +314,9 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	}
 
 	d.detM = detector.NewMetrics(d.reg)
-	detOpts := detectorOptions(cfg)
-	detOpts.Metrics = d.detM
-	if err := detOpts.Validate(); err != nil {
-		return fmt.Errorf("detector: %w", err)
+	detOpts, err := d.detectorOptions(cfg)
+	if err != nil {
+		return err
 	}
 	d.det = detector.New(detOpts)
 	d.cluster, err = cluster.New(d.clusterOptions(cfg))
@@ -463,9 +463,9 @@ func (d *daemon) refreshDirectory(ctx context.Context) {
 	}
 	res := probes.Result{Target: directoryTarget(cfg), OK: err == nil, Latency: time.Since(start), At: start}
 	if err != nil {
-		d.m.directoryErrors.Inc()
+		// Discovery has logged and counted it
+		// (nymwatch_directory_refreshes_total{result="failure"}).
 		res.Reason, res.Detail = probes.Classify(err)
-		d.log.Warn("directory refresh failed; probing the last good directory", "err", err)
 	}
 	if d.config().Network.NymAPIURL != cfg.Network.NymAPIURL {
 		return // a reload changed nym-api meanwhile: this result is about the old one
@@ -530,10 +530,8 @@ func (d *daemon) evaluate(ctx context.Context) {
 			d.log.Error("could not record anomaly; will retry", "anomaly", a.ID, "class", a.Class, "err", err)
 			continue
 		}
-		if a.Open() || !a.ResolvedAt.IsZero() {
-			d.log.Info("anomaly recorded", "anomaly", a.ID, "component", a.Component, "class", a.Class,
-				"open", a.Open(), "first_seen", a.FirstSeen, "reason", a.Reason)
-		}
+		d.log.Info("anomaly recorded", "anomaly", a.ID, "component", a.Component, "class", a.Class,
+			"open", a.Open(), "first_seen", a.FirstSeen, "reason", a.Reason)
 		d.pending.done(e)
 	}
 	d.m.pendingAnomaly.Set(float64(d.pending.len()))

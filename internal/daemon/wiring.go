@@ -44,6 +44,17 @@ func detectorOptions(cfg *config.Config) detector.Options {
 	}
 }
 
+// detectorOptions are cfg's validated detector options, reporting into the
+// daemon's detector metrics.
+func (d *daemon) detectorOptions(cfg *config.Config) (detector.Options, error) {
+	o := detectorOptions(cfg)
+	o.Metrics = d.detM
+	if err := o.Validate(); err != nil {
+		return o, fmt.Errorf("detector: %w", err)
+	}
+	return o, nil
+}
+
 func classifier(cfg *config.Config) func(map[string]string) (detector.Class, bool) {
 	c := cfg.Classification
 	return func(labels map[string]string) (detector.Class, bool) {
@@ -175,10 +186,9 @@ func (d *daemon) apply(next *config.Config) error {
 
 	// Everything that can fail runs before anything changes, so a failed
 	// reload leaves the running config whole.
-	detOpts := detectorOptions(next)
-	detOpts.Metrics = d.detM
-	if err := detOpts.Validate(); err != nil {
-		return fmt.Errorf("detector: %w", err)
+	detOpts, err := d.detectorOptions(next)
+	if err != nil {
+		return err
 	}
 	var client *probes.DirectoryClient
 	if next.Network.NymAPIURL != cur.Network.NymAPIURL {
