@@ -176,14 +176,14 @@ func leafKeys(t reflect.Type, prefix string) []string {
 	return out
 }
 
-// TestEveryKeyDocumented keeps example.yaml and the README's configuration
-// reference complete.
+// TestEveryKeyDocumented keeps example.yaml and the configuration reference
+// (docs/configuration.md) complete.
 func TestEveryKeyDocumented(t *testing.T) {
 	example, err := os.ReadFile("example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := os.ReadFile("../README.md")
+	ref, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestEveryKeyDocumented(t *testing.T) {
 	for _, k := range keys {
 		t.Run(k, func(t *testing.T) {
 			if !strings.Contains(string(ref), "`"+k+"`") && !strings.Contains(string(ref), "`"+k+"[]`") {
-				t.Errorf("README.md does not document `%s`", k)
+				t.Errorf("docs/configuration.md does not document `%s`", k)
 			}
 			last := k[strings.LastIndexAny(k, ".]")+1:]
 			if !strings.Contains(string(example), " "+last+":") && !strings.Contains(string(example), "\n"+last+":") {

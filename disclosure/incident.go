@@ -220,8 +220,7 @@ func (t *jsonTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// incidentJSON is the wire format of the HTTP API (see README of the API in
-// api.go). Anomalies, audit and report are omitted from list responses.
+// incidentJSON is the wire format of the HTTP API (docs/api.md). Anomalies, audit and report are omitted from list responses.
 type incidentJSON struct {
 	ID             string                `json:"id"`
 	Class          detector.Class        `json:"class"`
