@@ -26,7 +26,7 @@ Usage:
   nymwatch demo                       run against an embedded simulated network
   nymwatch incidents list|show|confirm|dismiss|resolve|edit ...
                                       client of the HTTP API (token from NYMWATCH_TOKEN)
-  nymwatch version                    print version information
+  nymwatch version                    print version information (also --version)
 
 Run "nymwatch COMMAND --help" for a command's flags.
 `
@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-cha
 		return runCheckConfig(rest, stdout, stderr)
 	case "incidents":
 		return disclosure.RunCLI(ctx, rest, stdout, stderr, os.Getenv)
-	case "version":
+	case "version", "--version", "-version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		if err := fs.Parse(rest); err != nil {
