@@ -1,5 +1,5 @@
 // Build tools of nymwatch, kept out of the main module's dependency graph.
-module github.com/nymwatch/nymwatch/packaging/tools
+module github.com/nymwatch/nymwatch/tools
 
 go 1.26.4
 
