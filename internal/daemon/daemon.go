@@ -379,6 +379,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		ExternalURL:   cfg.Web.ExternalURL,
 		Logger:        d.log.With("component", "webui"),
 		Registerer:    d.reg,
+		Maintenance:   d.maint,
 	})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
