@@ -194,7 +194,13 @@ func (d *Detector) windowCoversTarget(w *MaintenanceWindow, ts *targetState) boo
 		return true
 	}
 	if s := ts.Target.Service; s != nil && s.Kind == probes.ServiceKindNymAPI {
-		for _, name := range w.Services {
+		names := slices.Clone(w.Services)
+		for _, c := range w.Components {
+			if name, ok := strings.CutPrefix(c, svcPrefix); ok {
+				names = append(names, name)
+			}
+		}
+		for _, name := range names {
 			if u := d.serviceURL(name, probes.ServiceKindNymAPI); u != "" && u == trimURL(s.URL) {
 				return true
 			}

@@ -158,19 +158,26 @@ func TestMaintenanceGroups(t *testing.T) {
 // A planned nym-api downtime also fails nymwatch's own directory fetch
 // from it: --service nym-api covers that too.
 func TestMaintenanceServiceCoversDirectoryFetch(t *testing.T) {
-	api := svcT("nym-api")
-	api.Service.Kind = probes.ServiceKindNymAPI
-	dir := &probes.Target{ID: "service/nym-api-directory", Kind: probes.KindService, Address: "https://nym-api.example/",
-		Service: &probes.Service{Name: "nym-api-directory", URL: "https://nym-api.example/", Kind: probes.ServiceKindNymAPI}}
-	h := newHarness(t, Options{}, join([]*probes.Target{api, dir}, gateways(1, 20, probes.RoleExitGateway, "FR")))
-	h.d.SetMaintenance([]MaintenanceWindow{maintWin("M-1", t0, t0.Add(time.Hour))})
-	h.rounds(2, allUp)
-	h.rounds(10, failing("service/nym-api", "service/nym-api-directory"))
-	if d := h.disclosable(); len(d) != 0 {
-		t.Fatalf("disclosable inside the window: %v; %s", d, h.dump())
-	}
-	if a := h.one("service/nym-api-directory"); a.Class != ClassInternal {
-		t.Errorf("directory fetch: %s", a.Class)
+	byService := maintWin("M-1", t0, t0.Add(time.Hour))
+	byComponent := byService
+	byComponent.Services, byComponent.Components = nil, []string{"service/nym-api"}
+	for name, w := range map[string]MaintenanceWindow{"service matcher": byService, "component matcher": byComponent} {
+		t.Run(name, func(t *testing.T) {
+			api := svcT("nym-api")
+			api.Service.Kind = probes.ServiceKindNymAPI
+			dir := &probes.Target{ID: "service/nym-api-directory", Kind: probes.KindService, Address: "https://nym-api.example/",
+				Service: &probes.Service{Name: "nym-api-directory", URL: "https://nym-api.example/", Kind: probes.ServiceKindNymAPI}}
+			h := newHarness(t, Options{}, join([]*probes.Target{api, dir}, gateways(1, 20, probes.RoleExitGateway, "FR")))
+			h.d.SetMaintenance([]MaintenanceWindow{w})
+			h.rounds(2, allUp)
+			h.rounds(10, failing("service/nym-api", "service/nym-api-directory"))
+			if d := h.disclosable(); len(d) != 0 {
+				t.Fatalf("disclosable inside the window: %v; %s", d, h.dump())
+			}
+			if a := h.one("service/nym-api-directory"); a.Class != ClassInternal {
+				t.Errorf("directory fetch: %s", a.Class)
+			}
+		})
 	}
 }
 
