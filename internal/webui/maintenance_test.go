@@ -1,12 +1,17 @@
 package webui
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 
 	"github.com/nymwatch/nymwatch/disclosure"
 	"github.com/nymwatch/nymwatch/internal/store"
@@ -92,5 +97,82 @@ func TestMaintenanceView(t *testing.T) {
 	}
 	if r := e.do("POST", "/maintenance/M-77/end", nil, c, e.sameOrigin()...); r.status != http.StatusNotFound {
 		t.Errorf("end unknown: %d", r.status)
+	}
+}
+
+// TestMaintenanceViewInBrowser declares and ends a window with a real
+// browser: the forms work as a person uses them, through the session and
+// cross-origin checks. NYMWATCH_SCREENSHOT_MAINTENANCE=FILE saves a
+// screenshot of the view.
+func TestMaintenanceViewInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	e, m := newMaintEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a bound on a hung browser, not an assertion
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	load := func(what string, steps ...chromedp.Action[chromedp.Void]) *network.Response {
+		t.Helper()
+		res, err := chromedp.RunResponse(bctx, steps...)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return res
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+
+	res := load("open maintenance", chromedp.Navigate(e.srv.URL+"/maintenance"))
+	if u, _ := url.Parse(res.URL); u.Path != "/login" {
+		t.Fatalf("maintenance without login went to %s", res.URL)
+	}
+	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.ID("token"), testToken), chromedp.SendKeys(chromedp.ID("name"), "carol")); err != nil {
+		t.Fatal(err)
+	}
+	res = load("log in", chromedp.Click(chromedp.CSS(`form.login button[type=submit]`)))
+	if u, _ := url.Parse(res.URL); res.Status != http.StatusOK || u.Path != "/maintenance" {
+		t.Fatalf("after login: %d %s", res.Status, res.URL)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.ID("m-services"), "nym-api"),
+		chromedp.SendKeys(chromedp.ID("m-duration"), "90m"),
+		chromedp.SendKeys(chromedp.ID("m-reason"), "nym-api upgrade to v1.40"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	res = load("declare", chromedp.Click(chromedp.CSS(`#add-window button[type=submit]`)))
+	if res.Status != http.StatusOK || !strings.Contains(res.URL, "done=add") {
+		t.Fatalf("after declare: %d %s", res.Status, res.URL)
+	}
+	if row := text("#windows tbody tr"); !strings.Contains(row, "M-1") || !strings.Contains(row, "service=nym-api") ||
+		!strings.Contains(row, "operator:carol (web console)") || !strings.Contains(row, "active") {
+		t.Errorf("window row: %q", row)
+	}
+	if path := os.Getenv("NYMWATCH_SCREENSHOT_MAINTENANCE"); path != "" {
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = load("end", chromedp.Click(chromedp.CSS(`#windows tbody tr form button[type=submit]`)))
+	if res.Status != http.StatusOK || !strings.Contains(res.URL, "done=end") {
+		t.Fatalf("after end: %d %s", res.Status, res.URL)
+	}
+	if w, err := m.Get(t.Context(), "M-1"); err != nil || w.EndedBy != "operator:carol (web console)" {
+		t.Errorf("after end: %+v %v", w, err)
 	}
 }
