@@ -145,7 +145,7 @@ func (d *Detector) coveringWindow(f *finding, active []*MaintenanceWindow) *Main
 	for _, c := range cs {
 		var hit *MaintenanceWindow
 		for _, w := range active {
-			if c.target != nil && d.windowCoversTarget(w, c.target) {
+			if (c.target != nil && d.windowCoversTarget(w, c.target)) || d.windowCoversAlert(w, c.ID) {
 				hit = w
 				break
 			}
@@ -207,6 +207,26 @@ func (d *Detector) windowCoversTarget(w *MaintenanceWindow, ts *targetState) boo
 		}
 	}
 	return false
+}
+
+// windowCoversAlert: an Alertmanager alert (contributor "alert/<fingerprint>")
+// is covered by a window naming its component, its alert/<alertname>, or
+// the service in its `service` label. (Its class still decides: a security
+// alert is never suppressed.)
+func (d *Detector) windowCoversAlert(w *MaintenanceWindow, contribID string) bool {
+	fp, ok := strings.CutPrefix(contribID, alertPrefix)
+	if !ok {
+		return false
+	}
+	st := d.alerts[fp]
+	if st == nil {
+		return false
+	}
+	if d.windowMatchesComponent(w, st.Component) || slices.Contains(w.Components, alertPrefix+safeName(st.Alert.Name())) {
+		return true
+	}
+	svc := st.Alert.Labels["service"]
+	return svc != "" && slices.Contains(w.Services, svc)
 }
 
 // serviceURL is the URL of the service target named name of the given

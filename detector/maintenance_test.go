@@ -229,3 +229,36 @@ func TestValidMaintenanceComponent(t *testing.T) {
 		}
 	}
 }
+
+// The team's own Prometheus alert about the planned downtime (service
+// label, or named by alertname) is covered too; without a window it pages.
+func TestMaintenanceCoversOperationalAlerts(t *testing.T) {
+	alert := func(at time.Time) Alert {
+		return Alert{Status: AlertFiring, StartsAt: at, Class: ClassOperational, ClassSource: "rule",
+			Labels: map[string]string{"alertname": "NymAPIDown", "service": "nym-api"}}
+	}
+	for _, c := range []struct {
+		name     string
+		w        *MaintenanceWindow
+		internal bool
+	}{
+		{"service label", &MaintenanceWindow{Services: []string{"nym-api"}}, true},
+		{"alert component", &MaintenanceWindow{Components: []string{"alert/NymAPIDown"}}, true},
+		{"other service", &MaintenanceWindow{Services: []string{"nymvpn-api"}}, false},
+		{"no window", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, Options{}, join([]*probes.Target{svcT("nym-api")}, gateways(1, 20, probes.RoleExitGateway, "FR")))
+			if c.w != nil {
+				c.w.ID, c.w.Start, c.w.End, c.w.Reason, c.w.Who = "M-5", t0, t0.Add(time.Hour), "upgrade", "operator"
+				h.d.SetMaintenance([]MaintenanceWindow{*c.w})
+			}
+			h.rounds(2, allUp)
+			h.d.ObserveAlerts([]Alert{alert(h.at)}, h.at)
+			h.rounds(2, allUp)
+			if got := h.one("alert/NymAPIDown").Class == ClassInternal; got != c.internal {
+				t.Fatalf("internal = %v, want %v; %s", got, c.internal, h.dump())
+			}
+		})
+	}
+}

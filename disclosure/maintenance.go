@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -351,6 +353,10 @@ func (l *matcherList) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(r, &obj); err != nil {
 			return errors.New("matchers: each matcher is an object or a component name")
 		}
+		if ms, ok := matchersByKey(obj); ok {
+			*l = append(*l, ms...)
+			continue
+		}
 		m, err := matcherFromObject(obj)
 		if err != nil {
 			return err
@@ -358,6 +364,28 @@ func (l *matcherList) UnmarshalJSON(b []byte) error {
 		*l = append(*l, m)
 	}
 	return nil
+}
+
+// matchersByKey reads {"service": "nym-api", "node": [1011, 1012]}: every
+// key a matcher name, every value a string, number or list of them.
+func matchersByKey(obj map[string]json.RawMessage) ([]Matcher, bool) {
+	if len(obj) == 0 {
+		return nil, false
+	}
+	var out []Matcher
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if k != MatchComponent && k != MatchService && k != MatchNode {
+			return nil, false
+		}
+		var vs stringList
+		if err := json.Unmarshal(obj[k], &vs); err != nil {
+			return nil, false
+		}
+		for _, v := range vs {
+			out = append(out, Matcher{Name: k, Value: v})
+		}
+	}
+	return out, true
 }
 
 func matcherFromObject(obj map[string]json.RawMessage) (Matcher, error) {
@@ -380,6 +408,10 @@ func matcherFromObject(obj map[string]json.RawMessage) (Matcher, error) {
 			}
 			delete(obj, k)
 		}
+	}
+	if t, ok := obj["type"]; ok && obj["name"] == nil {
+		obj["name"] = t // {"type": "service", "value": "nym-api"}
+		delete(obj, "type")
 	}
 	if _, ok := obj["name"]; ok {
 		name, _, err := str("name")

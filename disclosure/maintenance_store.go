@@ -204,7 +204,7 @@ func validateMatcher(m *Matcher) error {
 			return fmt.Errorf("matcher service=%q: want the name of a configured service (services[].name), such as nym-api", m.Value)
 		}
 	case MatchNode:
-		n, err := strconv.ParseUint(m.Value, 10, 32)
+		n, err := strconv.ParseUint(strings.TrimPrefix(m.Value, "node/"), 10, 32)
 		if err != nil {
 			return fmt.Errorf("matcher node=%q: want a node id (a number)", m.Value)
 		}

@@ -213,6 +213,20 @@ func TestMaintenanceAPI(t *testing.T) {
 		t.Fatalf("shorthand create: %d %v", code, w2)
 	}
 
+	// Other matcher shapes a client may send.
+	for _, body := range []string{
+		`{"matchers":{"service":"nymvpn-api","node":["7","node/8"]},"duration":"1h","reason":"x"}`,
+		`{"matchers":[{"type":"service","value":"nymvpn-api"},"exit_gateways",{"name":"node","value":"9","isRegex":false,"isEqual":true}],"duration":"1h","reason":"x"}`,
+	} {
+		code, w := maintDo(t, srv, "POST", "/api/v1/maintenance", maintToken, body)
+		if ms, _ := w["matchers"].([]any); code != http.StatusCreated || len(ms) != 3 {
+			t.Fatalf("%s: %d %v", body, code, w)
+		}
+		if code, _ := maintDo(t, srv, "DELETE", "/api/v1/maintenance/"+w["id"].(string), maintToken, ""); code != http.StatusOK {
+			t.Fatalf("end %v: %d", w["id"], code)
+		}
+	}
+
 	code, list := maintDo(t, srv, "GET", "/api/v1/maintenance", maintToken, "")
 	if items, _ := list["maintenance"].([]any); code != 200 || len(items) != 2 {
 		t.Fatalf("list: %d %v", code, list)
@@ -233,7 +247,7 @@ func TestMaintenanceAPI(t *testing.T) {
 		t.Errorf("after end, default list %v", list)
 	}
 	_, list = maintDo(t, srv, "GET", "/api/v1/maintenance?include_ended=true", maintToken, "")
-	if items, _ := list["maintenance"].([]any); len(items) != 2 {
+	if items, _ := list["maintenance"].([]any); len(items) != 4 {
 		t.Errorf("include_ended list %v", list)
 	}
 	code, one := maintDo(t, srv, "GET", "/api/v1/maintenance/"+id, maintToken, "")
