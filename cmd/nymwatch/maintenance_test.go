@@ -58,6 +58,7 @@ func TestMaintenanceWindowEndToEnd(t *testing.T) {
 	if code != 0 || id == "" {
 		t.Fatalf("maintenance add: %d %s", code, out)
 	}
+	p.waitFor(10*time.Second, "the window in force", func() bool { return p.metric("nymwatch_maintenance_windows_active") == "1" })
 	faultAt := time.Now().UTC()
 	if err := e.net.SetServiceFault(simnet.ServiceNymAPI, simnet.Refuse()); err != nil {
 		t.Fatal(err)
@@ -115,6 +116,12 @@ func TestMaintenanceWindowEndToEnd(t *testing.T) {
 		t.Errorf("reason does not say a window preceded it: %q", draft.Reason)
 	}
 	pages.waitFor(t, 20*time.Second, func(pg pageJSON) bool { return pg.IncidentID == draft.ID && !pg.Resolved })
+	if code, report := p.get("/api/v1/incidents/" + draft.ID + "/report.md"); code != 200 || !strings.Contains(report, "maintenance window "+id) {
+		t.Errorf("report.md does not mention the window that preceded it: %d\n%s", code, report)
+	}
+	if v := p.metric("nymwatch_maintenance_windows_active"); v != "0" {
+		t.Errorf("nymwatch_maintenance_windows_active %q after the end, want 0", v)
+	}
 
 	if code, out := p.maintCLI("list", "--all"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "ended") {
 		t.Errorf("maintenance list --all: %d %s", code, out)

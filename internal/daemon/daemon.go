@@ -114,6 +114,7 @@ type daemon struct {
 
 	maint        *disclosure.Maintenance // maintenance windows (in the shared store)
 	maintErrLast time.Time               // last logged failure to read them (rate limit)
+	maintActive  prometheus.Gauge        // nymwatch_maintenance_windows_active
 }
 
 type daemonMetrics struct {
@@ -359,6 +360,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		return fmt.Errorf("incident service: %w", err)
 	}
 	d.maint = disclosure.NewMaintenance(d.shared)
+	d.maintActive = newMaintenanceGauge(d.reg)
 	d.loadMaintenance(ctx, time.Now().UTC())
 	// Whatever was emitted but not recorded before the last stop, and
 	// whatever the detector has open, is applied again: the incident store

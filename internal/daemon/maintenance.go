@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/disclosure"
 )
@@ -30,6 +33,20 @@ func (d *daemon) loadMaintenance(ctx context.Context, now time.Time) {
 		return
 	}
 	d.det.SetMaintenance(ws)
+	active := 0
+	for _, w := range ws {
+		if !now.Before(w.Start) && now.Before(w.End) {
+			active++
+		}
+	}
+	d.maintActive.Set(float64(active))
+}
+
+func newMaintenanceGauge(reg prometheus.Registerer) prometheus.Gauge {
+	return promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+		Name: "nymwatch_maintenance_windows_active",
+		Help: "Maintenance windows in force: failures they match are recorded as internal and not paged (never security).",
+	})
 }
 
 // registerMaintenance mounts the maintenance API (operator token).
