@@ -262,3 +262,19 @@ func TestMaintenanceCoversOperationalAlerts(t *testing.T) {
 		})
 	}
 }
+
+// A window's reason and author are a human's text: one bounded line in
+// the anomaly's reason, whatever was typed.
+func TestMaintenanceReasonIsOneBoundedLine(t *testing.T) {
+	h := newHarness(t, Options{}, join([]*probes.Target{svcT("nym-api")}, gateways(1, 20, probes.RoleExitGateway, "FR")))
+	w := maintWin("M-1", t0, t0.Add(time.Hour))
+	w.Reason = "upgrade\n# Resolved\r\n" + strings.Repeat("x", 1000)
+	h.d.SetMaintenance([]MaintenanceWindow{w})
+	h.rounds(2, allUp)
+	h.rounds(4, failing("service/nym-api"))
+	a := h.one("service/nym-api")
+	if strings.ContainsAny(a.Reason, "\r\n") || len(a.Reason) > 1000 {
+		t.Fatalf("reason not one bounded line (%d bytes): %q", len(a.Reason), a.Reason)
+	}
+	containsAll(t, "reason", a.Reason, "planned maintenance M-1: upgrade # Resolved xxx")
+}

@@ -278,6 +278,10 @@ func TestMaintenanceAPIBadRequests(t *testing.T) {
 			}
 		})
 	}
+	big := `{"service":"nym-api","end":"2026-12-04T15:00:00Z","reason":"` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`
+	if code, _ := maintDo(t, srv, "POST", "/api/v1/maintenance", maintToken, big); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("huge body: %d, want 413", code)
+	}
 	if ws, _ := m.List(t.Context(), maintNow, true); len(ws) != 0 {
 		t.Errorf("stored after refusals: %+v", ws)
 	}
