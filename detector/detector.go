@@ -36,6 +36,8 @@ type Detector struct {
 	clusterStart int64                     // first Evaluate since start or a change of peers (warm-up)
 	minority     map[string][]minorityVote // last Evaluate: per vantage point, failures too few others see
 	status       ClusterStatus
+
+	maint []MaintenanceWindow // SetMaintenance; see maintenance.go
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -52,6 +54,8 @@ type anomState struct {
 	PeakOf int   `json:"peak_of,omitempty"`
 	PeakAt int64 `json:"peak_at,omitempty"`
 	dirty  bool
+	// Maint: the maintenance window the anomaly was recorded under.
+	Maint *maintMark `json:"maint,omitempty"`
 }
 
 type contribInfo struct {
@@ -278,6 +282,7 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	if cluster && !warm {
 		d.clusterFindings(findings, nowMs)
 	}
+	d.applyMaintenance(findings, nowMs)
 	for c := range d.holds {
 		if findings[c] == nil {
 			delete(d.holds, c)
@@ -309,6 +314,7 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 		if st == nil {
 			continue
 		}
+		noteMaintenance(st, f)
 		emit(st)
 		if !st.A.Open() {
 			delete(d.anoms, c)

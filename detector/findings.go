@@ -36,6 +36,9 @@ type finding struct {
 	TitleOf         string // Title without the count, for groups
 	Labels          map[string]string
 	NeedDisclosable bool // opened only once disclosable (country groupings)
+
+	// maint: covered by an active maintenance window (maintenance.go).
+	maint *maintMark
 }
 
 // componentKind is the bounded metric label for a component.

@@ -152,7 +152,7 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		}
 		res = max(res, toMs(a.FirstSeen))
 		a.ResolvedAt = fromMs(res)
-		a.Reason = joinFrags([]string{a.Reason, resolutionNote(a, left, vanished)})
+		a.Reason = joinFrags([]string{a.Reason, maintResolutionNote(st, resolutionNote(a, left, vanished))})
 		st.dirty = true
 		d.o.Metrics.transition(a.Class, "resolved")
 	}

@@ -48,6 +48,15 @@ type incidentsCLI struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	server         string
+	// name is the command group ("incidents" if empty, "maintenance").
+	name string
+}
+
+func (c *incidentsCLI) group() string {
+	if c.name == "" {
+		return "incidents"
+	}
+	return c.name
 }
 
 // RunCLI runs `nymwatch incidents <args>` as a client of the incidents HTTP
@@ -99,7 +108,7 @@ func (c *incidentsCLI) flags(name string) *flag.FlagSet {
 
 func (c *incidentsCLI) commandUsage(fs *flag.FlagSet, synopsis string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: nymwatch incidents %s\n\nFlags:\n", synopsis)
+	fmt.Fprintf(&b, "Usage: nymwatch %s %s\n\nFlags:\n", c.group(), synopsis)
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
@@ -116,7 +125,7 @@ func (c *incidentsCLI) usageError(err error, usage string) int {
 		fmt.Fprint(c.stdout, usage)
 		return exitOK
 	}
-	fmt.Fprintf(c.stderr, "nymwatch incidents: %v\n\n%s", err, usage)
+	fmt.Fprintf(c.stderr, "nymwatch %s: %v\n\n%s", c.group(), err, usage)
 	return exitUsage
 }
 
@@ -176,7 +185,7 @@ func (c *incidentsCLI) fail(cmd string, err error) int {
 			msg = "server error: " + api.Error()
 		}
 	}
-	fmt.Fprintf(c.stderr, "nymwatch incidents %s: %s\n", cmd, msg)
+	fmt.Fprintf(c.stderr, "nymwatch %s %s: %s\n", c.group(), cmd, msg)
 	return exitError
 }
 

@@ -55,7 +55,7 @@ auth:
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, c := range [][]string{{"--help"}, {"run", "--help"}, {"check-config", "--help"}, {"demo", "--help"}, {"version", "--help"}, {"incidents", "--help"}} {
+	for _, c := range [][]string{{"--help"}, {"run", "--help"}, {"check-config", "--help"}, {"demo", "--help"}, {"version", "--help"}, {"incidents", "--help"}, {"maintenance", "--help"}} {
 		out, err := exec.Command(binary, c...).CombinedOutput()
 		if err != nil {
 			t.Errorf("nymwatch %v: %v\n%s", c, err, out)

@@ -26,6 +26,8 @@ Usage:
   nymwatch demo                       run against an embedded simulated network
   nymwatch incidents list|show|confirm|dismiss|resolve|edit ...
                                       client of the HTTP API (token from NYMWATCH_TOKEN)
+  nymwatch maintenance add|list|end ...
+                                      declare planned maintenance windows (token from NYMWATCH_TOKEN)
   nymwatch version                    print version information (also --version)
 
 Run "nymwatch COMMAND --help" for a command's flags.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-cha
 		return runCheckConfig(rest, stdout, stderr)
 	case "incidents":
 		return disclosure.RunCLI(ctx, rest, stdout, stderr, os.Getenv)
+	case "maintenance":
+		return disclosure.RunMaintenanceCLI(ctx, rest, stdout, stderr, os.Getenv, nil)
 	case "version", "--version", "-version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		fs.SetOutput(stderr)

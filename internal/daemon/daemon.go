@@ -111,6 +111,10 @@ type daemon struct {
 	saveMu  sync.Mutex
 
 	m daemonMetrics
+
+	maint        *disclosure.Maintenance // maintenance windows (in the shared store)
+	maintErrLast time.Time               // last logged failure to read them (rate limit)
+	maintActive  prometheus.Gauge        // nymwatch_maintenance_windows_active
 }
 
 type daemonMetrics struct {
@@ -355,6 +359,9 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("incident service: %w", err)
 	}
+	d.maint = disclosure.NewMaintenance(d.shared)
+	d.maintActive = newMaintenanceGauge(d.reg)
+	d.loadMaintenance(ctx, time.Now().UTC())
 	// Whatever was emitted but not recorded before the last stop, and
 	// whatever the detector has open, is applied again: the incident store
 	// upserts by anomaly id, so this is harmless when it was recorded.
@@ -374,6 +381,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		ExternalURL:   cfg.Web.ExternalURL,
 		Logger:        d.log.With("component", "webui"),
 		Registerer:    d.reg,
+		Maintenance:   d.maint,
 	})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -512,6 +520,7 @@ func (d *daemon) evaluate(ctx context.Context) {
 	d.evalMu.Lock()
 	defer d.evalMu.Unlock()
 	now := time.Now().UTC()
+	d.loadMaintenance(ctx, now)
 	d.emitMu.Lock()
 	d.pending.add(d.det.Evaluate(now)...)
 	d.emitMu.Unlock()
@@ -653,6 +662,9 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 		return nil, fmt.Errorf("incident api: %w", err)
 	}
 	api.Register(mux)
+	if err := d.registerMaintenance(mux, cfg); err != nil {
+		return nil, err
+	}
 	d.cluster.Register(mux)
 	d.ui.Register(mux)
 	mux.Handle("/api/v1/alertmanager", detector.NewWebhookHandler(detector.WebhookOptions{

@@ -89,6 +89,8 @@ type Options struct {
 	SessionTTL time.Duration
 	// Registerer for the console's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
+	// Maintenance, if set, adds the maintenance view (/maintenance).
+	Maintenance *disclosure.Maintenance
 }
 
 // UI serves the web console. Mount it with Register, or use it as an
@@ -109,6 +111,7 @@ type UI struct {
 	layout       reportLayout
 	metrics      *metrics
 	mux          *http.ServeMux
+	maint        *disclosure.Maintenance
 }
 
 // New builds the console.
@@ -122,6 +125,7 @@ func New(opts Options) (*UI, error) {
 		now: opts.Now,
 		cop: http.NewCrossOriginProtection(),
 	}
+	u.maint = opts.Maintenance
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
@@ -220,6 +224,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 		mux.Handle("POST /incidents/{id}/"+action, u.headers(u.cop.Handler(u.writable(u.act(action)))))
 	}
 	mux.Handle("GET /static/", u.staticHandler())
+	u.registerMaintenance(mux)
 }
 
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
@@ -505,7 +510,7 @@ func (u *UI) parseTemplates() (map[string]*template.Template, error) {
 		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"list", "incident", "login", "error"} {
+	for _, name := range []string{"list", "incident", "login", "error", "maintenance"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: parse template %s: %w", name, err)
