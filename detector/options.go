@@ -32,9 +32,11 @@ type Options struct {
 	// MinFailingMixnodes, failing is operational. Defaults 0.25, 2.
 	MixnodeFailureRatio float64
 	MinFailingMixnodes  int
-	// CountryFailureRatio of one country's active nodes, and at least
-	// CountryMinNodes of them, failing together is operational
-	// (third-party infrastructure). Defaults 0.5, 3.
+	// CountryFailureRatio of one country's gateways (entry and exit; mix
+	// nodes are judged by layer), and at least CountryMinNodes of them,
+	// failing together is operational (third-party infrastructure).
+	// Defaults 0.5, 3. Every gateway of a country failing is operational
+	// too when it has at least MinFailingGateways of them.
 	CountryFailureRatio float64
 	CountryMinNodes     int
 
