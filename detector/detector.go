@@ -36,6 +36,13 @@ type Detector struct {
 	clusterStart int64                     // first Evaluate since start or a change of peers (warm-up)
 	minority     map[string][]minorityVote // last Evaluate: per vantage point, failures too few others see
 	status       ClusterStatus
+
+	// unverified describes a near-total failure seen without control
+	// targets at the last Evaluate ("" if none); see unverified.go.
+	unverified string
+	// retired are anomalies closed by a rebase this Evaluate (see
+	// lookback.go), emitted with the others.
+	retired []Anomaly
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -52,6 +59,15 @@ type anomState struct {
 	PeakOf int   `json:"peak_of,omitempty"`
 	PeakAt int64 `json:"peak_at,omitempty"`
 	dirty  bool
+	// Unverified: decided (or carried on) as disclosable while nymwatch,
+	// without control targets, could not rule out its own cut-off: what
+	// it saw then. Kept for the anomaly's life, so the page and the report
+	// carry it for a human.
+	Unverified string `json:"unverified,omitempty"`
+	// Crossed is when the anomaly first became disclosable (0: not yet);
+	// contributors failing for longer than PromotionLookback before it are
+	// background (lookback.go).
+	Crossed int64 `json:"crossed,omitempty"`
 }
 
 type contribInfo struct {

@@ -119,7 +119,8 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 			why = []string{fmt.Sprintf("still %s (decided %s): an anomaly keeps its highest class until it is resolved",
 				a.Class, a.DetectedAt.Format("2006-01-02T15:04:05Z"))}
 		}
-		parts := append(slices.Clone(f.Frags), why...)
+		parts := d.markUnverified(st, f, slices.Clone(f.Frags), maxClass(a.Class, f.Class).Disclosable())
+		parts = append(parts, why...)
 		text := renderReason(parts, now-toMs(a.FirstSeen))
 		if rank(f.Class) > rank(a.Class) {
 			a.Promotions = append(a.Promotions, Promotion{At: fromMs(now), From: a.Class, To: f.Class, Reason: text})
