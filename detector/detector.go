@@ -334,6 +334,10 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	if !frozen {
 		d.markReported(findings)
 	}
+	for _, a := range d.retired {
+		changedByID[a.ID] = a
+	}
+	d.retired = nil
 	for _, a := range d.orphanAnomalies(nowMs) {
 		changedByID[a.ID] = a
 	}
