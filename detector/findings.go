@@ -247,7 +247,10 @@ func (d *Detector) spec(name string, g *groupAgg) groupSpec {
 // held: with control targets configured, an operational decision waits for
 // a control observation made at or after the latest failure it rests on, at
 // most VantageConfirmWithin from when the wait began (so broken control
-// probes delay disclosure, never prevent it).
+// probes delay disclosure, never prevent it). Without control targets it
+// waits, as long at most, for an observation of every target made at or
+// after that failure (see roundSince), so whether the failure is near-total
+// is known when it is decided and a first page already carries the mark.
 func (d *Detector) held(component string, latestSince, now int64) bool {
 	var controls bool
 	var lastCtrl int64
@@ -257,7 +260,10 @@ func (d *Detector) held(component string, latestSince, now int64) bool {
 			lastCtrl = max(lastCtrl, ts.LastAt)
 		}
 	}
-	if !controls || lastCtrl >= latestSince {
+	if !controls {
+		lastCtrl = d.roundSince()
+	}
+	if lastCtrl >= latestSince {
 		delete(d.holds, component)
 		return false
 	}
@@ -365,6 +371,9 @@ func (d *Detector) finishClass(f *finding, why []string, intWhy string, latest, 
 	} else if d.held(f.Component, latest, now) {
 		f.Class = ClassInternal
 		f.Why = []string{whyHeld}
+		if !d.hasControls() {
+			f.Why = []string{whyHeldRound}
+		}
 		return
 	}
 	if f.Class.Disclosable() {

@@ -1,6 +1,9 @@
 package detector
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Without control targets nymwatch cannot tell its own cut-off from a
 // near-total outage of what it watches. Taking every such failure for a
@@ -48,4 +51,37 @@ func (d *Detector) markUnverified(st *anomState, f *finding, parts []string, dis
 	}
 	f.Title = unverifiedTitle + f.Title
 	return append(parts, unverifiedWhy, st.Unverified)
+}
+
+// whyHeldRound is whyHeld without control targets.
+const whyHeldRound = "operational decision held: waiting for an observation of every target made after the failures began, " +
+	"to know whether the failure is near-total (no control targets configured)"
+
+func (d *Detector) hasControls() bool {
+	for _, ts := range d.targets {
+		if ts.isControl() && !ts.staging() {
+			return true
+		}
+	}
+	return false
+}
+
+// roundSince is the oldest latest observation among the targets observed at
+// all (not staging, not controls): every one of them has been observed
+// since. With a cluster whose quorum rules out one monitor's cut-off there
+// is no near-total mark to wait for, and nothing is held.
+func (d *Detector) roundSince() int64 {
+	if d.o.Cluster.enabled() && d.o.Cluster.Quorum >= 2 {
+		return math.MaxInt64
+	}
+	var oldest int64
+	for _, ts := range d.targets {
+		if ts.staging() || ts.isControl() || ts.LastAt == 0 {
+			continue
+		}
+		if oldest == 0 || ts.LastAt < oldest {
+			oldest = ts.LastAt
+		}
+	}
+	return oldest
 }

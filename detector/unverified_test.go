@@ -3,6 +3,7 @@ package detector
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nymwatch/nymwatch/probes"
 )
@@ -161,6 +162,61 @@ func TestNearTotalInCluster(t *testing.T) {
 			}
 			if strings.Contains(a.Reason, "unverified") {
 				t.Errorf("a quorum-confirmed failure marked unverified: %s", a.Reason)
+			}
+		})
+	}
+}
+
+// TestNearTotalDecisionWaitsForARound: without control targets a group
+// whose probes ran early in a round crosses its threshold before the rest
+// of the round is known. The decision waits until every target has been
+// observed since the failures began, so that a near-total failure is
+// marked on its first disclosable emission (its first page), and a partial
+// one is not.
+func TestNearTotalDecisionWaitsForARound(t *testing.T) {
+	svcs := []*probes.Target{svcT("nym-api"), svcT("nymvpn-api")}
+	gws := gateways(100, 20, probes.RoleExitGateway, "FR")
+	for _, tc := range []struct {
+		name     string
+		svcsDown bool
+		marked   bool
+	}{
+		{"the rest of the round fails too: near-total, marked", true, true},
+		{"the rest of the round answers: not marked", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := New(Options{FailureThreshold: 1})
+			d.SetTargets(join(svcs, gws))
+			for _, tg := range join(svcs, gws) {
+				d.Observe(probes.Result{Target: tg, OK: true, Latency: time.Millisecond, At: t0})
+			}
+			d.Evaluate(t0.Add(time.Second))
+			at := t0.Add(step)
+			for _, g := range gws {
+				d.Observe(probes.Result{Target: g, OK: false, Reason: probes.ReasonTimeout, At: at})
+			}
+			for _, a := range d.Evaluate(at.Add(time.Second)) {
+				if a.Class.Disclosable() {
+					t.Fatalf("decided before the round was known: %+v", a)
+				}
+				if a.Component == "exit_gateways" {
+					containsAll(t, "held reason", a.Reason, "operational decision held", "no control targets configured")
+				}
+			}
+			for _, s := range svcs {
+				d.Observe(probes.Result{Target: s, OK: !tc.svcsDown, Reason: probes.ReasonTimeout, At: at.Add(2 * time.Second)})
+			}
+			var exit *Anomaly
+			for _, a := range d.Evaluate(at.Add(3 * time.Second)) {
+				if a.Component == "exit_gateways" {
+					exit = &a
+				}
+			}
+			if exit == nil || exit.Class != ClassOperational {
+				t.Fatalf("exit gateways not decided once the round was known: %+v", exit)
+			}
+			if got := strings.HasPrefix(exit.Title, "Unverified: "); got != tc.marked {
+				t.Errorf("title %q: marked %v, want %v", exit.Title, got, tc.marked)
 			}
 		})
 	}
