@@ -8,7 +8,7 @@ import (
 
 // Options are the detector's thresholds. A zero field takes its default
 // (listed on each field); config's classification.* keys map onto them.
-// See "How nymwatch classifies what it sees" in README.md for how each one
+// See docs/classification.md for how each one
 // is used.
 type Options struct {
 	// FailureThreshold: consecutive failed observations before a target
