@@ -2,10 +2,13 @@ package main
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/simnet"
 )
 
 // withoutControls drops the control_targets section from a test config.
@@ -79,6 +82,75 @@ func TestNearTotalWithoutControlsIsPagedUnverified(t *testing.T) {
 		if i.Component == "vantage_point" {
 			t.Errorf("taken for a cut-off without control targets: %+v", i)
 		}
+	}
+	p.stop()
+}
+
+// A gateway failing for longer than classification.promotion_lookback
+// before its group crosses a threshold is background: the draft's
+// first_seen is the later outage's, its id is not the old internal
+// record's, and that record is closed.
+func TestBackgroundFailureDoesNotDateTheIncident(t *testing.T) {
+	e := newEnv(t, smallNetwork())
+	cfgPath := e.writeConfig(e.config("1s", "classification:\n  promotion_lookback: 3s\n"))
+	p := startDaemon(t, e, cfgPath)
+	p.waitFor(20*time.Second, "probes", func() bool {
+		_, body := p.get("/metrics")
+		return strings.Contains(body, `nymwatch_probes_total{kind="node_http",result="ok"}`)
+	})
+
+	lone, err := e.net.FailRole(simnet.RoleExitGateway, 0.2, simnet.Refuse())
+	if err != nil || len(lone) != 1 {
+		t.Fatalf("FailRole: %v %v", lone, err)
+	}
+	var old incidentJSON
+	p.waitFor(30*time.Second, "the lone gateway's internal record", func() bool {
+		for _, i := range p.incidents("?state=internal") {
+			if i.Component == "exit_gateways" {
+				old = i
+				return true
+			}
+		}
+		return false
+	})
+	// Let it be failing for longer than the lookback.
+	p.waitFor(30*time.Second, "the lone failure to outlast the lookback", func() bool {
+		return time.Since(*old.FirstSeen) > 4*time.Second
+	})
+	outageAt := time.Now().UTC()
+	more, err := e.net.FailRole(simnet.RoleExitGateway, 0.6, simnet.Refuse())
+	if err != nil || len(more) != 3 || !slices.Contains(more, lone[0]) {
+		t.Fatalf("FailRole: %v %v (lone %v)", more, err, lone)
+	}
+	var inc incidentJSON
+	p.waitFor(30*time.Second, "a draft for the exit gateways", func() bool {
+		for _, i := range p.incidents("?state=draft") {
+			if i.Component == "exit_gateways" {
+				inc = i
+				return true
+			}
+		}
+		return false
+	})
+	if inc.ID == old.ID {
+		t.Fatalf("the outage kept the lone failure's record %s", old.ID)
+	}
+	if inc.FirstSeen == nil || inc.FirstSeen.Before(outageAt.Add(-time.Millisecond)) || inc.FirstSeen.Sub(outageAt) > 3*time.Second {
+		t.Errorf("first_seen %v, want the outage's start (fault at %s), not the lone failure's %s", inc.FirstSeen, outageAt, old.FirstSeen)
+	}
+	if !strings.Contains(inc.Reason, "are background") {
+		t.Errorf("reason does not name the background: %s", inc.Reason)
+	}
+	p.waitFor(10*time.Second, "the old record closed", func() bool {
+		for _, i := range p.incidents("?state=internal") {
+			if i.ID == old.ID {
+				old = i
+			}
+		}
+		return old.ResolvedAt != nil
+	})
+	if !strings.Contains(old.Reason, "recorded as exit_gateways@") {
+		t.Errorf("old record's reason does not point at the outage: %s", old.Reason)
 	}
 	p.stop()
 }
