@@ -43,6 +43,9 @@ type Detector struct {
 	// retired are anomalies closed by a rebase this Evaluate (see
 	// lookback.go), emitted with the others.
 	retired []Anomaly
+	// seen: the targets' latest observations as the holds need them,
+	// taken at the start of each Evaluate.
+	seen seenState
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.

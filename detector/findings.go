@@ -252,15 +252,10 @@ func (d *Detector) spec(name string, g *groupAgg) groupSpec {
 // after that failure (see roundSince), so whether the failure is near-total
 // is known when it is decided and a first page already carries the mark.
 func (d *Detector) held(component string, latestSince, now int64) bool {
-	var controls bool
-	var lastCtrl int64
-	for _, ts := range d.targets {
-		if ts.isControl() && !ts.staging() {
-			controls = true
-			lastCtrl = max(lastCtrl, ts.LastAt)
-		}
-	}
-	if !controls {
+	// d.seen is taken once per Evaluate (evalVantage): asking every
+	// target for every finding cost seconds with 10,000 of them.
+	lastCtrl := d.seen.lastControl
+	if !d.seen.controls {
 		lastCtrl = d.roundSince()
 	}
 	if lastCtrl >= latestSince {
@@ -371,7 +366,7 @@ func (d *Detector) finishClass(f *finding, why []string, intWhy string, latest, 
 	} else if d.held(f.Component, latest, now) {
 		f.Class = ClassInternal
 		f.Why = []string{whyHeld}
-		if !d.hasControls() {
+		if !d.seen.controls {
 			f.Why = []string{whyHeldRound}
 		}
 		return

@@ -25,16 +25,16 @@ func (d *Detector) background(c *contributor, crossed int64) bool {
 // front is earliest over the contributors that are not background, or over
 // all of them if every one is.
 func (d *Detector) front(cs []contributor, crossed int64) (first, lastHealthy int64) {
-	var fresh []contributor
 	for i := range cs {
-		if !d.background(&cs[i], crossed) {
-			fresh = append(fresh, cs[i])
+		c := &cs[i]
+		if c.Since != 0 && !d.background(c, crossed) && (first == 0 || c.Since < first) {
+			first, lastHealthy = c.Since, c.LastHealthy
 		}
 	}
-	if len(fresh) == 0 {
+	if first == 0 {
 		return earliest(cs)
 	}
-	return earliest(fresh)
+	return first, lastHealthy
 }
 
 // crossing is the moment st's anomaly became disclosable, or now if f is

@@ -57,13 +57,12 @@ func (d *Detector) markUnverified(st *anomState, f *finding, parts []string, dis
 const whyHeldRound = "operational decision held: waiting for an observation of every target made after the failures began, " +
 	"to know whether the failure is near-total (no control targets configured)"
 
-func (d *Detector) hasControls() bool {
-	for _, ts := range d.targets {
-		if ts.isControl() && !ts.staging() {
-			return true
-		}
-	}
-	return false
+// seenState is what one Evaluate's holds need of all targets, taken once
+// by evalVantage.
+type seenState struct {
+	controls    bool  // control targets configured (not staging)
+	lastControl int64 // latest observation of any of them
+	oldest      int64 // oldest latest observation of the other targets observed at all
 }
 
 // roundSince is the oldest latest observation among the targets observed at
@@ -74,14 +73,5 @@ func (d *Detector) roundSince() int64 {
 	if d.o.Cluster.enabled() && d.o.Cluster.Quorum >= 2 {
 		return math.MaxInt64
 	}
-	var oldest int64
-	for _, ts := range d.targets {
-		if ts.staging() || ts.isControl() || ts.LastAt == 0 {
-			continue
-		}
-		if oldest == 0 || ts.LastAt < oldest {
-			oldest = ts.LastAt
-		}
-	}
-	return oldest
+	return d.seen.oldest
 }

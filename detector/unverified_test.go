@@ -221,3 +221,41 @@ func TestNearTotalDecisionWaitsForARound(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEvaluateNearTotal10k: the worst case of the round hold and the
+// mark: 10,000 gateways in 100 countries all failing, so every group and
+// country finding is disclosable and asks held(); with and without
+// control targets.
+func BenchmarkEvaluateNearTotal10k(b *testing.B) {
+	for _, controls := range []bool{false, true} {
+		b.Run(map[bool]string{false: "no controls", true: "controls"}[controls], func(b *testing.B) {
+			var targets []*probes.Target
+			for i := range 10000 {
+				role := probes.RoleExitGateway
+				if i%2 == 0 {
+					role = probes.RoleEntryGateway
+				}
+				cc := string(rune('A'+i%10)) + string(rune('A'+(i/10)%10))
+				targets = append(targets, nodeT(uint32(i+1), role, 0, cc))
+			}
+			if controls {
+				targets = append(targets, ctrlT("one.example"))
+			}
+			d := New(Options{})
+			d.SetTargets(targets)
+			for r := range 4 {
+				at := t0.Add(time.Duration(r) * step)
+				for _, t := range targets {
+					d.Observe(probes.Result{Target: t, OK: r == 0 || t.Kind == probes.KindControl, Reason: probes.ReasonTimeout, At: at})
+				}
+			}
+			now := t0.Add(4 * step)
+			d.Evaluate(now)
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(time.Second)
+				d.Evaluate(now)
+			}
+		})
+	}
+}

@@ -37,6 +37,7 @@ type vantageState struct {
 func (d *Detector) evalVantage(now int64) *finding {
 	var controls, others []*targetState
 	controlsKnown := false
+	d.seen = seenState{}
 	for _, ts := range d.targets {
 		if ts.staging() {
 			continue
@@ -49,10 +50,15 @@ func (d *Detector) evalVantage(now int64) *finding {
 		}
 		if ts.isControl() {
 			controls = append(controls, ts)
+			d.seen.lastControl = max(d.seen.lastControl, ts.LastAt)
 		} else {
 			others = append(others, ts)
+			if d.seen.oldest == 0 || ts.LastAt < d.seen.oldest {
+				d.seen.oldest = ts.LastAt
+			}
 		}
 	}
+	d.seen.controls = controlsKnown
 	failed := func(list []*targetState) []*targetState {
 		var out []*targetState
 		for _, ts := range list {
