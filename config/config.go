@@ -139,6 +139,9 @@ type Classification struct {
 	// Rules classify Alertmanager alerts without a class label; the first
 	// matching rule wins.
 	Rules []Rule `yaml:"rules"`
+	// PromotionLookback: a target failing for longer than this when its
+	// group crosses a threshold is background, not the outage's first_seen.
+	PromotionLookback time.Duration `yaml:"promotion_lookback"`
 }
 
 // Degradation tunes network-wide performance degradation detection.
@@ -329,6 +332,7 @@ func Default() *Config {
 			},
 			GroupingWindow:    10 * time.Minute,
 			DefaultAlertClass: ClassOperational,
+			PromotionLookback: 30 * time.Minute,
 		},
 		Pagers: Pagers{
 			Alertmanager: AlertmanagerPager{

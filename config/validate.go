@@ -334,6 +334,7 @@ func (v *validator) classification(c *Classification) {
 	v.positiveDuration(k+"flapping.window", c.Flapping.Window)
 	v.minInt(k+"flapping.transitions", c.Flapping.Transitions, 2)
 	v.nonNegativeDuration(k+"grouping_window", c.GroupingWindow)
+	v.positiveDuration(k+"promotion_lookback", c.PromotionLookback)
 	if !validClass(c.DefaultAlertClass) {
 		v.failf(k+"default_alert_class", "invalid class %q (want security, operational or internal)", c.DefaultAlertClass)
 	}

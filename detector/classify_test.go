@@ -97,7 +97,7 @@ func TestClassificationTable(t *testing.T) {
 			},
 			want: []wantAnomaly{
 				{component: "country/DE", class: ClassOperational, arch: ArchDecentralized, open: true,
-					reason: []string{"3 of 3 active nodes in DE (100%)", "third-party infrastructure failure"}},
+					reason: []string{"3 of 3 gateways in DE (100%)", "third-party infrastructure failure"}},
 				// 3 of 40 = 7.5%: below the gateway ratio on its own.
 				{component: "exit_gateways", class: ClassInternal, arch: ArchDecentralized, open: true,
 					reason: []string{"3 of 40 exit gateways (8%)", "localized to specific operators"}},

@@ -38,6 +38,15 @@ type Detector struct {
 	status       ClusterStatus
 
 	maint []MaintenanceWindow // SetMaintenance; see maintenance.go
+	// unverified describes a near-total failure seen without control
+	// targets at the last Evaluate ("" if none); see unverified.go.
+	unverified string
+	// retired are anomalies closed by a rebase this Evaluate (see
+	// lookback.go), emitted with the others.
+	retired []Anomaly
+	// seen: the targets' latest observations as the holds need them,
+	// taken at the start of each Evaluate.
+	seen seenState
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -56,6 +65,15 @@ type anomState struct {
 	dirty  bool
 	// Maint: the maintenance window the anomaly was recorded under.
 	Maint *maintMark `json:"maint,omitempty"`
+	// Unverified: decided (or carried on) as disclosable while nymwatch,
+	// without control targets, could not rule out its own cut-off: what
+	// it saw then. Kept for the anomaly's life, so the page and the report
+	// carry it for a human.
+	Unverified string `json:"unverified,omitempty"`
+	// Crossed is when the anomaly first became disclosable (0: not yet);
+	// contributors failing for longer than PromotionLookback before it are
+	// background (lookback.go).
+	Crossed int64 `json:"crossed,omitempty"`
 }
 
 type contribInfo struct {
@@ -324,6 +342,10 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	if !frozen {
 		d.markReported(findings)
 	}
+	for _, a := range d.retired {
+		changedByID[a.ID] = a
+	}
+	d.retired = nil
 	for _, a := range d.orphanAnomalies(nowMs) {
 		changedByID[a.ID] = a
 	}

@@ -409,24 +409,6 @@ func TestVantageHoldIsBounded(t *testing.T) {
 	}
 }
 
-func TestVantageFallbackWithoutControls(t *testing.T) {
-	targets := join([]*probes.Target{svcT("nym-api"), svcT("nymvpn-api")}, gateways(100, 20, probes.RoleExitGateway, "FR"))
-	h := newHarness(t, Options{}, targets)
-	h.rounds(2, allUp)
-	h.rounds(5, func(*probes.Target) outcome { return down })
-	v := h.one("vantage_point")
-	containsAll(t, "reason", v.Reason, "22 of 22 nodes and services (100%)", "no control targets configured", "threshold 95%")
-	if got := h.disclosable(); len(got) != 0 {
-		t.Fatalf("disclosable during fallback cut-off: %s", h.dump())
-	}
-	// One service failing alone is not the vantage point.
-	h.rounds(2, allUp)
-	h.rounds(4, failing("service/nym-api"))
-	if a := h.one("service/nym-api"); a.Class != ClassOperational {
-		t.Errorf("service alone: %s", a.Reason)
-	}
-}
-
 func TestDirectoryLossIsNotDown(t *testing.T) {
 	gws := gateways(100, 20, probes.RoleExitGateway, "FR")
 	h := newHarness(t, Options{}, gws)

@@ -118,6 +118,9 @@ const (
 	whyHeld        = "operational decision held: waiting for a control-target observation made after the failures began, to rule out the monitor's own connectivity"
 )
 
+// whyCountryAllDown takes the country code.
+const whyCountryAllDown = "operational: no gateway in %[1]s answers, so no user can connect through %[1]s at all: NymVPN connectivity problems or gateway unavailability, a correlated failure beyond a single node (policy II)"
+
 func classWhy(c Class, src string) string {
 	switch c {
 	case ClassSecurity:
@@ -153,6 +156,11 @@ type groupSpec struct {
 	opWhy       string
 	intWhy      string
 	country     bool
+	// allDownMin > 0: every member failing, with at least allDownMin
+	// members, is operational whatever ratio and min say (a small
+	// country's gateways).
+	allDownMin int
+	allDownWhy string
 }
 
 func (d *Detector) findings(now int64, frozen bool) map[string]*finding {
@@ -222,9 +230,10 @@ func (d *Detector) spec(name string, g *groupAgg) groupSpec {
 			ratio: o.MixnodeFailureRatio, min: o.MinFailingMixnodes, opWhy: whyMix, intWhy: whyLocalized}
 	case strings.HasPrefix(name, countryPfx):
 		cc := strings.TrimPrefix(name, countryPfx)
-		return groupSpec{noun: "active nodes in " + cc, title: "Nodes in " + cc, ratio: o.CountryFailureRatio,
+		return groupSpec{noun: "gateways in " + cc, title: "Gateways in " + cc, ratio: o.CountryFailureRatio,
 			min: o.CountryMinNodes, opWhy: whyCountry,
-			intWhy: "internal: below the country threshold; localized to specific operators (policy VI)", country: true}
+			intWhy: "internal: below the country threshold; localized to specific operators (policy VI)", country: true,
+			allDownMin: o.MinFailingGateways, allDownWhy: fmt.Sprintf(whyCountryAllDown, cc)}
 	case name == compStandby:
 		return groupSpec{noun: "standby/inactive nodes", title: "Standby nodes", intWhy: whyStandby}
 	default: // node/<id>
@@ -241,17 +250,18 @@ func (d *Detector) spec(name string, g *groupAgg) groupSpec {
 // held: with control targets configured, an operational decision waits for
 // a control observation made at or after the latest failure it rests on, at
 // most VantageConfirmWithin from when the wait began (so broken control
-// probes delay disclosure, never prevent it).
+// probes delay disclosure, never prevent it). Without control targets it
+// waits, as long at most, for an observation of every target made at or
+// after that failure (see roundSince), so whether the failure is near-total
+// is known when it is decided and a first page already carries the mark.
 func (d *Detector) held(component string, latestSince, now int64) bool {
-	var controls bool
-	var lastCtrl int64
-	for _, ts := range d.targets {
-		if ts.isControl() && !ts.staging() {
-			controls = true
-			lastCtrl = max(lastCtrl, ts.LastAt)
-		}
+	// d.seen is taken once per Evaluate (evalVantage): asking every
+	// target for every finding cost seconds with 10,000 of them.
+	lastCtrl := d.seen.lastControl
+	if !d.seen.controls {
+		lastCtrl = d.roundSince()
 	}
-	if !controls || lastCtrl >= latestSince {
+	if lastCtrl >= latestSince {
 		delete(d.holds, component)
 		return false
 	}
@@ -307,9 +317,15 @@ func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *findi
 		if sp.ratio > 0 {
 			f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s (%s) unreachable for {dur}; threshold %s and at least %d",
 				n, total, sp.noun, pct(r), pct(sp.ratio), sp.min))
-			if n >= sp.min && r >= sp.ratio-1e-9 {
+			switch {
+			case n >= sp.min && r >= sp.ratio-1e-9:
 				f.Class = ClassOperational
 				why = append(why, sp.opWhy)
+			case sp.allDownMin > 0 && n == total && total >= sp.allDownMin:
+				f.Frags = append(f.Frags, fmt.Sprintf("all of its %d gateways down: a country with at least %d gateways, all failing, is operational whatever the ratio",
+					total, sp.allDownMin))
+				f.Class = ClassOperational
+				why = append(why, sp.allDownWhy)
 			}
 		} else {
 			f.Frags = append(f.Frags, fmt.Sprintf("%d of %d %s unreachable for {dur}", n, total, sp.noun))
@@ -353,6 +369,9 @@ func (d *Detector) finishClass(f *finding, why []string, intWhy string, latest, 
 	} else if d.held(f.Component, latest, now) {
 		f.Class = ClassInternal
 		f.Why = []string{whyHeld}
+		if !d.seen.controls {
+			f.Why = []string{whyHeldRound}
+		}
 		return
 	}
 	if f.Class.Disclosable() {

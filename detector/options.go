@@ -32,9 +32,11 @@ type Options struct {
 	// MinFailingMixnodes, failing is operational. Defaults 0.25, 2.
 	MixnodeFailureRatio float64
 	MinFailingMixnodes  int
-	// CountryFailureRatio of one country's active nodes, and at least
-	// CountryMinNodes of them, failing together is operational
-	// (third-party infrastructure). Defaults 0.5, 3.
+	// CountryFailureRatio of one country's gateways (entry and exit; mix
+	// nodes are judged by layer), and at least CountryMinNodes of them,
+	// failing together is operational (third-party infrastructure).
+	// Defaults 0.5, 3. Every gateway of a country failing is operational
+	// too when it has at least MinFailingGateways of them.
 	CountryFailureRatio float64
 	CountryMinNodes     int
 
@@ -88,6 +90,11 @@ type Options struct {
 
 	// Metrics, if set, receives transitions and open counts.
 	Metrics *Metrics
+
+	// PromotionLookback: a target failing for longer than this when its
+	// anomaly becomes disclosable is background, not counted in its
+	// first_seen (classification.promotion_lookback). Default 30m.
+	PromotionLookback time.Duration
 }
 
 // Defaults of Options, exported for documentation and config.
@@ -114,6 +121,9 @@ const (
 	DefaultVantageFallbackMinTargets  = 10
 	DefaultVantageConfirmWithin       = 2 * time.Minute
 )
+
+// DefaultPromotionLookback is the default of Options.PromotionLookback.
+const DefaultPromotionLookback = 30 * time.Minute
 
 // maxSamples bounds a component's baseline history whatever the window.
 const maxSamples = 4096
@@ -166,6 +176,7 @@ func (o Options) Validate() error {
 	if o.AlertArchitecture != "" && o.AlertArchitecture != ArchCentralized && o.AlertArchitecture != ArchDecentralized {
 		errs = append(errs, fmt.Errorf("AlertArchitecture: %q is not centralized or decentralized", o.AlertArchitecture))
 	}
+	negd("PromotionLookback", o.PromotionLookback)
 	errs = append(errs, o.Cluster.validate())
 	return errors.Join(errs...)
 }
@@ -220,5 +231,6 @@ func (o Options) withDefaults() Options {
 		o.AlertArchitecture = ArchCentralized
 	}
 	o.Cluster = o.Cluster.withDefaults()
+	posd(&o.PromotionLookback, DefaultPromotionLookback)
 	return o
 }

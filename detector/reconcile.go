@@ -33,6 +33,10 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		}
 	}
 	st := d.anoms[f.Component]
+	if st != nil && d.rebase(st, f, now) {
+		st = nil // retired: the outage opens afresh with an honest first_seen
+	}
+	crossed := crossing(st, f, now)
 	isNew := false
 	if st == nil {
 		if len(active) == 0 && len(missed) == 0 {
@@ -41,7 +45,7 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		if f.NeedDisclosable && !f.Class.Disclosable() {
 			return nil
 		}
-		first, lh := earliest(f.Contribs)
+		first, lh := d.front(f.Contribs, crossed)
 		id := anomalyID(f.Component, first)
 		if d.lastIDs[f.Component] == id {
 			id += "-" + strings.TrimPrefix(anomalyID("", now), "@")
@@ -52,6 +56,7 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 			Kind:     f.Kind,
 			Contribs: map[string]contribInfo{},
 			dirty:    true,
+			Crossed:  crossed,
 		}
 		d.anoms[f.Component] = st
 		isNew = true
@@ -63,9 +68,9 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 	a := &st.A
 
 	// first_seen is the first failing observation of the earliest
-	// contributor; a late-crossing contributor may move it earlier (the ID
-	// stays).
-	if first, lh := earliest(f.Contribs); first != 0 && first < toMs(a.FirstSeen) {
+	// contributor that is not background; a late-crossing contributor may
+	// move it earlier (the ID stays).
+	if first, lh := d.front(f.Contribs, crossed); first != 0 && first < toMs(a.FirstSeen) {
 		a.FirstSeen, a.LastHealthy = fromMs(first), fromMs(lh)
 		st.dirty = true
 	}
@@ -95,8 +100,16 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 	for _, c := range active {
 		st.Contribs[c.ID] = contribInfo{Since: c.Since}
 	}
-	for _, c := range f.Contribs {
-		if addEvidence(a, c.Ev) {
+	nbg := 0
+	for i, c := range f.Contribs {
+		ev := c.Ev
+		if d.background(&f.Contribs[i], crossed) {
+			ev = markBackground(ev)
+			if c.Recovered == 0 {
+				nbg++
+			}
+		}
+		if addEvidence(a, ev) {
 			st.dirty = true
 		}
 		if addAffected(a, c.Ev.TargetID) {
@@ -119,13 +132,20 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 			why = []string{fmt.Sprintf("still %s (decided %s): an anomaly keeps its highest class until it is resolved",
 				a.Class, a.DetectedAt.Format("2006-01-02T15:04:05Z"))}
 		}
-		parts := append(slices.Clone(f.Frags), why...)
+		parts := d.markUnverified(st, f, slices.Clone(f.Frags), maxClass(a.Class, f.Class).Disclosable())
+		if nbg > 0 {
+			parts = append(parts, d.backgroundNote(nbg, crossed))
+		}
+		parts = append(parts, why...)
 		text := renderReason(parts, now-toMs(a.FirstSeen))
 		if rank(f.Class) > rank(a.Class) {
 			a.Promotions = append(a.Promotions, Promotion{At: fromMs(now), From: a.Class, To: f.Class, Reason: text})
 			d.o.Metrics.transition(f.Class, "promoted")
 			a.Class = f.Class
 			a.DetectedAt = fromMs(now)
+			if st.Crossed == 0 && a.Class.Disclosable() {
+				st.Crossed = now
+			}
 			if a.Class.Disclosable() {
 				d.o.Metrics.delay(a)
 			}

@@ -121,7 +121,7 @@ type targetState struct {
 	qMinority bool
 
 	group   string // component by role (derived from Target, not persisted)
-	country string // "country/XX" for active nodes, else ""
+	country string // "country/XX" for active gateways, else ""
 }
 
 func (ts *targetState) isControl() bool { return ts.Target.Kind == probes.KindControl }
@@ -216,7 +216,10 @@ func (ts *targetState) classify() {
 		ts.group = nodeComp
 		active = false
 	}
-	if active {
+	// Country groups count gateways only: a user chooses a country by its
+	// gateways, and healthy mix nodes there must not dilute their outage
+	// (mix nodes are judged by layer).
+	if active && (ts.group == compEntry || ts.group == compExit) {
 		if cc := countryCode(n.Country); cc != "" {
 			ts.country = countryPfx + cc
 		}

@@ -39,6 +39,10 @@ type Evidence struct {
 	Reason   string    `json:"reason"`           // probe Reason or alert name
 	Detail   string    `json:"detail,omitempty"` // e.g. "GET /api/v1/health: 503"
 	Since    time.Time `json:"since"`            // this target's first failing observation
+	// Background: failing for longer than the promotion lookback when its
+	// anomaly crossed the threshold; not counted in the anomaly's
+	// first_seen.
+	Background bool `json:"background,omitempty"`
 }
 
 // Promotion records a class change of an open anomaly.

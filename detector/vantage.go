@@ -22,9 +22,14 @@ type vantageState struct {
 // the first failed round, before any target crosses FailureThreshold).
 //
 // With control targets: ≥ VantageControlFailureRatio of them failing and
-// ≥ VantageNetworkFailureRatio of everything else failing. Without: ≥
-// VantageFallbackRatio of all targets (services included, at least
-// VantageFallbackMinTargets) failing at once.
+// ≥ VantageNetworkFailureRatio of everything else failing.
+//
+// Without control targets nymwatch cannot tell its own cut-off from a
+// near-total outage, and staying silent on the second is the worse error:
+// it is never cut off then. ≥ VantageFallbackRatio of all targets (services
+// included, at least VantageFallbackMinTargets) failing at once only sets
+// d.unverified, and the anomalies decided meanwhile are paged marked
+// unverified (see unverified.go).
 //
 // While cut off, failures that began after the boundary are tainted (not
 // counted anywhere, reset on their next observation after the cut-off) and
@@ -32,6 +37,7 @@ type vantageState struct {
 func (d *Detector) evalVantage(now int64) *finding {
 	var controls, others []*targetState
 	controlsKnown := false
+	d.seen = seenState{}
 	for _, ts := range d.targets {
 		if ts.staging() {
 			continue
@@ -44,10 +50,15 @@ func (d *Detector) evalVantage(now int64) *finding {
 		}
 		if ts.isControl() {
 			controls = append(controls, ts)
+			d.seen.lastControl = max(d.seen.lastControl, ts.LastAt)
 		} else {
 			others = append(others, ts)
+			if d.seen.oldest == 0 || ts.LastAt < d.seen.oldest {
+				d.seen.oldest = ts.LastAt
+			}
 		}
 	}
+	d.seen.controls = controlsKnown
 	failed := func(list []*targetState) []*targetState {
 		var out []*targetState
 		for _, ts := range list {
@@ -74,14 +85,10 @@ func (d *Detector) evalVantage(now int64) *finding {
 				pct(d.o.VantageControlFailureRatio), pct(d.o.VantageNetworkFailureRatio))
 		}
 	} else {
-		set = fo
-		if len(others) >= d.o.VantageFallbackMinTargets {
-			uf, ut := failingUnits(others)
-			r := float64(uf) / float64(ut)
-			cut = r >= d.o.VantageFallbackRatio-1e-9
-			desc = fmt.Sprintf("%d of %d nodes and services (%s) failing at once and no control targets configured; threshold %s",
-				uf, ut, pct(r), pct(d.o.VantageFallbackRatio))
-		}
+		d.unverified = d.nearTotal(others, now)
+	}
+	if controlsKnown {
+		d.unverified = ""
 	}
 	if !cut {
 		d.vantage.CutOff = false
@@ -105,14 +112,9 @@ func (d *Detector) evalVantage(now int64) *finding {
 	f := &finding{Component: compVantage, Kind: compVantage, Arch: ArchCentralized, Source: "probe",
 		Class: ClassInternal, Title: "Monitor vantage point cut off"}
 	sort.Slice(set, func(i, j int) bool { return set[i].Target.ID < set[j].Target.ID })
-	if controlsKnown {
-		for _, ts := range set {
-			f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.RunSince, LastHealthy: ts.RunPrevGood,
-				Ev: ts.evidence(ts.FailReason, ts.FailDetail, ts.RunSince)})
-		}
-	} else {
-		f.Contribs = append(f.Contribs, contributor{ID: vantageNetID, Since: d.vantage.Since, LastHealthy: d.vantage.Boundary,
-			Ev: Evidence{TargetID: vantageNetID, Reason: "network", Detail: d.vantage.Desc, Since: fromMs(d.vantage.Since)}})
+	for _, ts := range set {
+		f.Contribs = append(f.Contribs, contributor{ID: ts.Target.ID, Since: ts.RunSince, LastHealthy: ts.RunPrevGood,
+			Ev: ts.evidence(ts.FailReason, ts.FailDetail, ts.RunSince)})
 	}
 	f.Frags = []string{d.vantage.Desc}
 	f.Why = []string{"internal: the monitor's own vantage point is cut off: not an incident of the network, never paged for disclosure",

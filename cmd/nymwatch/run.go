@@ -154,15 +154,20 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/nymwatch/nymwatch.yml", "path to the YAML config file")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: nymwatch check-config --config FILE\n\nValidates FILE as nymwatch would load it (token files included).\nExits 0 if valid; otherwise prints FILE:LINE: key: problem for every problem and exits 1.")
+		fmt.Fprintln(stderr, "Usage: nymwatch check-config --config FILE\n\nValidates FILE as nymwatch would load it (token files included).\nExits 0 if valid (printing FILE: key: warning: ... to stderr for settings worth a look);\notherwise prints FILE:LINE: key: problem for every problem and exits 1.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
-	if _, err := config.Load(*cfgPath); err != nil {
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	// Valid, but worth a human's look: printed, never fatal.
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "%s: %s\n", *cfgPath, w)
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", *cfgPath)
 	return 0

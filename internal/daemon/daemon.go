@@ -184,6 +184,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	d.m.reloadOK.Set(1)
 	d.m.reloadTime.SetToCurrentTime()
 	d.log.Info("starting nymwatch", "version", version.Info(), "build_context", version.BuildContext())
+	logWarnings(d.log, cfg)
 
 	// Listen first: a port in use is the most common start failure and
 	// should be reported before anything touches the store.

@@ -41,6 +41,7 @@ func detectorOptions(cfg *config.Config) detector.Options {
 		VantageControlFailureRatio: c.Vantage.ControlFailureRatio,
 		VantageNetworkFailureRatio: c.Vantage.NetworkFailureRatio,
 		Cluster:                    cluster.DetectorOptions(cfg),
+		PromotionLookback:          c.PromotionLookback,
 	}
 }
 
@@ -173,6 +174,7 @@ func (d *daemon) reload(opts Options) {
 	d.m.reloadOK.Set(1)
 	d.m.reloadTime.SetToCurrentTime()
 	d.log.Info("config reloaded", "file", opts.ConfigPath)
+	logWarnings(d.log, d.config())
 }
 
 // apply swaps in a validated config. Settings that need the process to

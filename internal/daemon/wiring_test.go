@@ -31,6 +31,7 @@ func TestDetectorOptionsMapEveryThreshold(t *testing.T) {
 	c.Vantage.NetworkFailureRatio = 0.77
 	c.Flapping.Window = 13 * time.Minute
 	c.Flapping.Transitions = 6
+	c.PromotionLookback = 47 * time.Minute
 
 	o := detectorOptions(cfg)
 	checks := []struct {
@@ -53,6 +54,7 @@ func TestDetectorOptionsMapEveryThreshold(t *testing.T) {
 		{"VantageNetworkFailureRatio", o.VantageNetworkFailureRatio, 0.77},
 		{"FlapWindow", o.FlapWindow, 13 * time.Minute},
 		{"FlapTransitions", o.FlapTransitions, 6},
+		{"PromotionLookback", o.PromotionLookback, 47 * time.Minute},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
