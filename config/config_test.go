@@ -187,6 +187,18 @@ func TestEveryKeyDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The reference is moving into docs/: a key documented there counts.
+	docs, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range docs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref = append(append(ref, '\n'), b...)
+	}
 	keys := leafKeys(reflect.TypeFor[Config](), "")
 	if len(keys) < 50 {
 		t.Fatalf("only %d keys found: %v", len(keys), keys)

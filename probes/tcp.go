@@ -62,7 +62,7 @@ type TCPProber struct {
 // NewTCPProber returns a TCPProber.
 func NewTCPProber(opts ProberOptions) *TCPProber {
 	opts = opts.withDefaults()
-	return &TCPProber{dialer: newProbeDialer(opts), settle: opts.TCPSettle}
+	return &TCPProber{dialer: newNodeDialer(opts), settle: opts.TCPSettle}
 }
 
 // Probe implements Prober.
@@ -128,7 +128,7 @@ type WebsocketProber struct {
 // NewWebsocketProber returns a WebsocketProber.
 func NewWebsocketProber(opts ProberOptions) *WebsocketProber {
 	opts = opts.withDefaults()
-	return &WebsocketProber{dialer: newProbeDialer(opts), ua: opts.UserAgent}
+	return &WebsocketProber{dialer: newNodeDialer(opts), ua: opts.UserAgent}
 }
 
 // Probe implements Prober.

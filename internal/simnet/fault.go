@@ -24,6 +24,9 @@ const (
 	KindCacheCold      // nym-api: data routes answer 503 "relevant cache hasn't been initialised yet"
 	KindStaleDirectory // nymvpn-api: probe results in the directory are old
 	KindEmptyDirectory // nymvpn-api: the directory lists no gateway
+	// Node security kinds (host-information only; everything else healthy).
+	KindImpersonate  // another ed25519 key, validly signed by it
+	KindBadSignature // the bonded key, with a signature that does not verify
 )
 
 func (k FaultKind) String() string {
@@ -50,6 +53,10 @@ func (k FaultKind) String() string {
 		return "stale_directory"
 	case KindEmptyDirectory:
 		return "empty_directory"
+	case KindImpersonate:
+		return "impersonate"
+	case KindBadSignature:
+		return "bad_signature"
 	}
 	return fmt.Sprintf("FaultKind(%d)", uint8(k))
 }
@@ -112,6 +119,16 @@ func StaleDirectory(age time.Duration) Fault { return Fault{Kind: KindStaleDirec
 // EmptyDirectory makes the NymVPN directory list no gateway.
 func EmptyDirectory() Fault { return Fault{Kind: KindEmptyDirectory} }
 
+// Impersonate makes a node's /api/v1/host-information present another
+// ed25519 identity than its bond, correctly signed by that other key (an
+// impersonator, or a compromised host re-keyed). The node is otherwise
+// healthy.
+func Impersonate() Fault { return Fault{Kind: KindImpersonate} }
+
+// BadSignature makes a node's /api/v1/host-information carry its bonded
+// identity with a well-formed signature that does not verify.
+func BadSignature() Fault { return Fault{Kind: KindBadSignature} }
+
 func (f Fault) String() string {
 	switch f.Kind {
 	case KindSlow:
@@ -160,6 +177,11 @@ func (f Fault) validate(svc service) error {
 	switch f.Kind {
 	case KindNone, KindRefuse, KindHang, KindHTTP5xx, KindGarbage:
 		return nil
+	case KindImpersonate, KindBadSignature:
+		if svc == svcNone {
+			return nil
+		}
+		return fmt.Errorf("simnet: fault %s applies to a node, not to %s", f.Kind, svc)
 	case KindSlow:
 		if f.Delay == 0 {
 			return fmt.Errorf("simnet: slow fault needs a delay")
