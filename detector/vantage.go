@@ -33,8 +33,8 @@ func (d *Detector) evalVantage(now int64) *finding {
 	var controls, others []*targetState
 	controlsKnown := false
 	for _, ts := range d.targets {
-		if ts.staging() {
-			continue
+		if ts.staging() || ts.outsideGroups() {
+			continue // identity checks and refused addresses say nothing of our path
 		}
 		if ts.isControl() {
 			controlsKnown = true
