@@ -50,6 +50,9 @@ func TestRedirectNeverFollowed(t *testing.T) {
 			}
 		})
 	}
+	// Nor does the websocket upgrade of a gateway's client port.
+	r := m.Probe(prbCtx(t, 5*time.Second), &Target{ID: "node/1/ws", Kind: KindWSPort, Address: strings.TrimPrefix(gw.URL, "http://")})
+	prbCheck(t, r, false, ReasonRedirect, `websocket upgrade: 302 Found to "`+internal.URL+`/internal/secret"`)
 	// The directory client does not follow either.
 	dc, err := NewDirectoryClient(DirectoryClientOptions{BaseURL: gw.URL + "/api", RetryMax: -1})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -166,6 +167,10 @@ func (p *WebsocketProber) check(ctx context.Context, addr string) error {
 		return p.ioErr(ctx, "awaiting response", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 && resp.StatusCode != http.StatusNotModified {
+		// Never followed; name where it pointed, relative to the upgrade URL.
+		return redirectError(wsWhat, resp.StatusCode, &url.URL{Scheme: "http", Host: addr, Path: "/"}, resp.Header.Get("Location"))
+	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		r := httpResponse{what: wsWhat, status: resp.StatusCode, ctype: resp.Header.Get("Content-Type")}
 		r.body, _ = readBodyLimited(resp.Body, 512)
