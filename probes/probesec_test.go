@@ -393,6 +393,16 @@ func TestSchedulerKindIntervals(t *testing.T) {
 				t.Errorf("%s checked %d times in %d intervals", tg.ID, len(st), cycles)
 			}
 		}
+		// A node newly seen while running is checked on the next tick.
+		late := &Target{ID: "node/999/identity", Kind: KindIdentity, Address: "x"}
+		time.Sleep(interval / 2)
+		added := time.Now()
+		s.SetTargets(append(append(ids, mix...), late))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if st := rec.startsOf(late.ID); len(st) != 1 || st[0].Sub(added) > time.Second {
+			t.Errorf("new identity target checked at %v, want once within a slice of %v", st, added)
+		}
 		shutdown(t, s)
 	})
 }

@@ -370,6 +370,7 @@ func (s *Scheduler) SetTargets(ts []*Target) {
 	defer s.mu.Unlock()
 	next := make(map[string]*targetState, len(ts))
 	dups := 0
+	var fresh []*targetState // new targets of a long-cadence kind, checked at once
 	for _, t := range ts {
 		if t == nil || t.ID == "" {
 			continue
@@ -381,6 +382,12 @@ func (s *Scheduler) SetTargets(ts []*Target) {
 		st := s.targets[t.ID]
 		if st == nil {
 			st = &targetState{hash: targetHash(t.ID), slot: -1, lastCycle: -1, lastProbe: -1}
+			// A node newly seen while running gets its identity checked on
+			// the next tick, not up to an interval later; the initial set
+			// is spread over the first interval by slot instead.
+			if s.started && s.every[t.Kind] > 1 {
+				fresh = append(fresh, st)
+			}
 		}
 		st.t = t
 		next[t.ID] = st
@@ -398,6 +405,7 @@ func (s *Scheduler) SetTargets(ts []*Target) {
 	}
 	s.targets = next
 	s.assignLocked()
+	s.pending = append(s.pending, fresh...)
 
 	counts := make(map[Kind]int, len(metricKinds))
 	for _, k := range metricKinds {
