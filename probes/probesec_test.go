@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -394,14 +395,19 @@ func TestSchedulerKindIntervals(t *testing.T) {
 			}
 		}
 		// A node newly seen while running is checked on the next tick.
-		late := &Target{ID: "node/999/identity", Kind: KindIdentity, Address: "x"}
+		var late []*Target
+		for i := range 10 {
+			late = append(late, &Target{ID: fmt.Sprintf("node/%d/identity", 900+i), Kind: KindIdentity, Address: "x"})
+		}
 		time.Sleep(interval / 2)
 		added := time.Now()
-		s.SetTargets(append(append(ids, mix...), late))
+		s.SetTargets(append(append(ids, mix...), late...))
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if st := rec.startsOf(late.ID); len(st) != 1 || st[0].Sub(added) > time.Second {
-			t.Errorf("new identity target checked at %v, want once within a slice of %v", st, added)
+		for _, tg := range late {
+			if st := rec.startsOf(tg.ID); len(st) != 1 || st[0].Sub(added) > time.Second {
+				t.Errorf("new identity target %s checked at %v, want once within a slice of %v", tg.ID, st, added)
+			}
 		}
 		shutdown(t, s)
 	})
