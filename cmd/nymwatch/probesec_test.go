@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +98,56 @@ func TestPrivateNodeAddressesRecordedNotProbed(t *testing.T) {
 		if !strings.Contains(body, `nymwatch_probes_total{kind="`+kind+`",result="ok"} 0`+"\n") {
 			t.Errorf("a %s probe of a node on 127/8 succeeded", kind)
 		}
+	}
+	p.stop()
+}
+
+// Issue 11.2 reproduced end to end: exit gateways 302 their health checks
+// to a loopback "secret" URL. nymwatch never fetches it, the outage is
+// recorded with reason redirect naming where it pointed, and the secret's
+// body (and the query token) appear neither in the incident nor in its
+// report.
+func TestRedirectToSecretNeverFetched(t *testing.T) {
+	const secret = "INTERNAL-SECRET-BODY-7f3a"
+	var hits atomic.Int64
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(secret))
+	}))
+	t.Cleanup(internal.Close)
+	e := newEnv(t, simnet.Options{EntryGateways: 4, ExitGateways: 10, Mixnodes: [3]int{2, 2, 2}, Seed: 13})
+	p := startDaemon(t, e, e.writeConfig(e.config("1s", "")))
+	p.waitFor(30*time.Second, "probes", func() bool {
+		_, body := p.get("/metrics")
+		return strings.Contains(body, `nymwatch_probes_total{kind="node_http",result="ok"}`)
+	})
+	if _, err := e.net.FailRole(simnet.RoleExitGateway, 0.4, simnet.Redirect(internal.URL+"/internal/secret?token=hunter2")); err != nil {
+		t.Fatal(err)
+	}
+	var inc incidentJSON
+	p.waitFor(30*time.Second, "the exit gateway incident", func() bool {
+		for _, i := range p.incidents("") {
+			if i.Component == "exit_gateways" && len(i.Affected) >= 4 {
+				inc = i
+				return true
+			}
+		}
+		return false
+	})
+	_, js := p.get("/api/v1/incidents/" + inc.ID)
+	_, report := p.get("/api/v1/incidents/" + inc.ID + "/report.md")
+	if !strings.Contains(js, "redirect") || !strings.Contains(js, "/internal/secret") {
+		t.Errorf("incident does not say where the redirect pointed: %s", js)
+	}
+	for what, text := range map[string]string{"incident JSON": js, "report.md": report, "log": p.stderr.String()} {
+		for _, bad := range []string{secret, "hunter2"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s contains %q", what, bad)
+			}
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the redirect target was fetched %d times", n)
 	}
 	p.stop()
 }

@@ -60,7 +60,8 @@
 // (over the data bytes as served). Impersonate makes a node present another
 // key, validly signed by that key; BadSignature keeps the bonded key and
 // serves a signature that does not verify. Both touch host-information
-// only: the node is otherwise healthy.
+// only: the node is otherwise healthy. Redirect answers every HTTP request
+// of a node with 302 Found to a given location.
 //
 // CutOff simulates the loss of our own uplink: every connection to every
 // node, service and control target hangs.

@@ -27,6 +27,7 @@ const (
 	// Node security kinds (host-information only; everything else healthy).
 	KindImpersonate  // another ed25519 key, validly signed by it
 	KindBadSignature // the bonded key, with a signature that does not verify
+	KindRedirect     // every HTTP request answered 302 to Fault.Location
 )
 
 func (k FaultKind) String() string {
@@ -57,6 +58,8 @@ func (k FaultKind) String() string {
 		return "impersonate"
 	case KindBadSignature:
 		return "bad_signature"
+	case KindRedirect:
+		return "redirect"
 	}
 	return fmt.Sprintf("FaultKind(%d)", uint8(k))
 }
@@ -78,6 +81,8 @@ type Fault struct {
 	FailAs FaultKind
 	// Age is how old StaleDirectory makes probe results (0 means 3h).
 	Age time.Duration
+	// Location is where Redirect points.
+	Location string
 }
 
 // None is no fault: healthy.
@@ -124,6 +129,10 @@ func EmptyDirectory() Fault { return Fault{Kind: KindEmptyDirectory} }
 // impersonator, or a compromised host re-keyed). The node is otherwise
 // healthy.
 func Impersonate() Fault { return Fault{Kind: KindImpersonate} }
+
+// Redirect answers every HTTP request with 302 Found to location (a node
+// trying to point the monitor at something else, e.g. an internal URL).
+func Redirect(location string) Fault { return Fault{Kind: KindRedirect, Location: location} }
 
 // BadSignature makes a node's /api/v1/host-information carry its bonded
 // identity with a well-formed signature that does not verify.
@@ -176,6 +185,11 @@ func (f Fault) validate(svc service) error {
 	}
 	switch f.Kind {
 	case KindNone, KindRefuse, KindHang, KindHTTP5xx, KindGarbage:
+		return nil
+	case KindRedirect:
+		if f.Location == "" {
+			return fmt.Errorf("simnet: redirect fault needs a location")
+		}
 		return nil
 	case KindImpersonate, KindBadSignature:
 		if svc == svcNone {
