@@ -85,6 +85,11 @@ type Network struct {
 	// StagingNodes are node ids (decimal) or identity keys (base58) whose
 	// failures are internal: staging / pre-production nodes.
 	StagingNodes []string `yaml:"staging_nodes"`
+	// AllowPrivateAddresses lets nymwatch probe node addresses in
+	// loopback, private, link-local, CGNAT, ULA, unspecified or multicast
+	// ranges (labs, the demo, tests). Off: such a node is recorded as
+	// announcing a non-public address and never probed.
+	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
 }
 
 // Probes tunes the probe loop.
@@ -98,6 +103,9 @@ type Probes struct {
 	PerTargetMetrics bool `yaml:"per_target_metrics"`
 	// SourceAddress is an optional local IP outgoing probes bind to.
 	SourceAddress string `yaml:"source_address"`
+	// IdentityInterval is how often each node's signed host-information is
+	// checked against its bonded identity (at least Interval).
+	IdentityInterval time.Duration `yaml:"identity_interval"`
 }
 
 // Service is a centralized service probed as a whole.
@@ -110,6 +118,9 @@ type Service struct {
 	Staging bool `yaml:"staging"`
 	// LatencyThreshold is the latency above which a probe counts as slow.
 	LatencyThreshold time.Duration `yaml:"latency_threshold"`
+	// TLSPinSHA256 are base64 SHA-256 hashes of acceptable certificate
+	// public keys (SPKI pins, as curl --pinnedpubkey); empty: no pinning.
+	TLSPinSHA256 []string `yaml:"tls_pin_sha256"`
 }
 
 func (s *Service) setDefaults() {
@@ -308,6 +319,7 @@ func Default() *Config {
 			Concurrency:       256,
 			FailureThreshold:  3,
 			RecoveryThreshold: 2,
+			IdentityInterval:  5 * time.Minute,
 		},
 		Classification: Classification{
 			GatewayFailureRatio: 0.10,

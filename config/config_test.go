@@ -284,6 +284,18 @@ func TestParseErrors(t *testing.T) {
 			`config.yaml:2: web.external_url: "http://a.example:99999/": port "99999" is not a number from 1 to 65535`}},
 		{"url password redacted in error", "pagers:\n  alertmanager:\n    urls: [\"gopher://u:hunter2@am.example\"]\n", []string{
 			`config.yaml:3: pagers.alertmanager.urls[0]: "gopher://u:xxxxx@am.example": unsupported scheme "gopher" (want http or https)`}},
+		{"identity interval below probe interval", "probes:\n  interval: 1m\n  identity_interval: 30s\n", []string{
+			`config.yaml:3: probes.identity_interval: probes.identity_interval (30s) must be at least probes.interval (1m)`}},
+		{"default identity interval below probe interval", "probes:\n  interval: 10m\n  timeout: 5s\n", []string{
+			`config.yaml:2: probes.interval: probes.identity_interval (5m) must be at least probes.interval (10m)`}},
+		{"identity interval not a duration", "probes:\n  identity_interval: often\n", []string{
+			`config.yaml:2: probes.identity_interval: "often" is not a duration`}},
+		{"allow private not a bool", "network:\n  allow_private_addresses: maybe\n", []string{
+			`config.yaml:2: network.allow_private_addresses: "maybe" is not a boolean (want true or false)`}},
+		{"bad tls pin", "services:\n  - name: a\n    url: https://a.example\n    tls_pin_sha256:\n      - 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n      - sha256//nope\n", []string{
+			`config.yaml:6: services[0].tls_pin_sha256[1]: "sha256//nope" is not a base64 SHA-256 public key hash (44 characters, as curl --pinnedpubkey sha256//...)`}},
+		{"tls pin on http", "services:\n  - name: a\n    url: http://a.example\n    tls_pin_sha256: [47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=]\n", []string{
+			`config.yaml:4: services[0].tls_pin_sha256: pins need an https url`}},
 		{"tcp control target without port", "control_targets:\n  - tcp://1.1.1.1\n", []string{
 			`config.yaml:2: control_targets[0]: "tcp://1.1.1.1": a tcp target needs host:port`}},
 		{"tcp control target with path", "control_targets:\n  - tcp://1.1.1.1:443/x\n", []string{

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
@@ -250,6 +252,15 @@ func (v *validator) probes(p *Probes) {
 			v.failf("probes.source_address", "%q is not an IP address", p.SourceAddress)
 		}
 	}
+	if v.minDuration("probes.identity_interval", p.IdentityInterval, minProbeInterval) &&
+		p.Interval >= minProbeInterval && p.IdentityInterval < p.Interval {
+		key := "probes.identity_interval"
+		if _, set := v.lines[key]; !set && v.lines != nil {
+			key = "probes.interval" // the default is only too short for the interval set
+		}
+		v.fail(key, []string{"probes.identity_interval", "probes.interval"},
+			"probes.identity_interval (%s) must be at least probes.interval (%s)", formatDuration(p.IdentityInterval), formatDuration(p.Interval))
+	}
 }
 
 func (v *validator) services(ss []Service) {
@@ -279,7 +290,31 @@ func (v *validator) services(ss []Service) {
 			v.failf(key+".kind", "unknown kind %q (want nym-api, nymvpn-api or http)", s.Kind)
 		}
 		v.positiveDuration(key+".latency_threshold", s.LatencyThreshold)
+		for j, pin := range s.TLSPinSHA256 {
+			if !validPin(pin) {
+				v.failf(fmt.Sprintf("%s.tls_pin_sha256[%d]", key, j),
+					"%q is not a base64 SHA-256 public key hash (44 characters, as curl --pinnedpubkey sha256//...)", clipValue(pin))
+			}
+		}
+		if len(s.TLSPinSHA256) > 0 && !strings.HasPrefix(strings.ToLower(s.URL), "https://") {
+			v.failf(key+".tls_pin_sha256", "pins need an https url")
+		}
 	}
+}
+
+// validPin accepts a standard base64 SHA-256 hash (32 bytes), without the
+// "sha256//" prefix curl uses.
+func validPin(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
+}
+
+// clipValue keeps an invalid value short in an error message.
+func clipValue(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
 }
 
 // where says where key is: "on line N", or "at key" without lines.

@@ -165,6 +165,7 @@ func (d *Detector) Observe(r probes.Result) {
 		skip = true
 	}
 	ts.observe(&d.o, &r, at, skip)
+	ts.observeSecurity(&r, at)
 	if sampled(ts.group) {
 		d.comp(ts.group).Fresh = true
 	}
@@ -294,6 +295,7 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 		d.status.Warming = false
 	}
 	findings := d.findings(nowMs, frozen)
+	d.securityFindings(findings)
 	if vf != nil {
 		findings[compVantage] = vf
 	}
@@ -318,7 +320,7 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	}
 	sort.Strings(comps)
 	for _, c := range comps {
-		if frozen && c != compVantage && !strings.HasPrefix(c, alertPrefix) {
+		if frozen && c != compVantage && !strings.HasPrefix(c, alertPrefix) && !securityComponent(c) {
 			continue // cut off: what we see of the network says nothing
 		}
 		if warm && clusterComponent(c) {

@@ -43,6 +43,9 @@ type finding struct {
 
 // componentKind is the bounded metric label for a component.
 func componentKind(c string) string {
+	if k, ok := securityComponentKind(c); ok {
+		return k
+	}
 	switch {
 	case c == compEntry, c == compExit, c == compVantage:
 		return c

@@ -235,6 +235,9 @@ func earliest(cs []contributor) (first, lastHealthy int64) {
 
 // leave says when and why a contributor stopped contributing.
 func (d *Detector) leave(component, id string, ci contribInfo, now int64) (int64, string) {
+	if t, why, ok := d.leaveSecurity(id, ci); ok {
+		return t, why
+	}
 	if clusterComponent(component) {
 		return d.leaveCluster(component, id, ci, now)
 	}

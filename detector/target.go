@@ -122,12 +122,26 @@ type targetState struct {
 
 	group   string // component by role (derived from Target, not persisted)
 	country string // "country/XX" for active gateways, else ""
+
+	// First-hand security signal (security.go): the current episode's
+	// first observation, the last good one before it, reason and detail;
+	// SecClearedAt is the good observation that ended the last episode.
+	SecSince     int64  `json:"sec_since,omitempty"`
+	SecHealthy   int64  `json:"sec_healthy,omitempty"`
+	SecReason    string `json:"sec_reason,omitempty"`
+	SecDetail    string `json:"sec_detail,omitempty"`
+	SecClearedAt int64  `json:"sec_cleared_at,omitempty"`
+	// NonPublic: the latest observation refused a non-public address.
+	NonPublic          bool   `json:"non_public,omitempty"`
+	NonPublicSince     int64  `json:"non_public_since,omitempty"`
+	NonPublicDetail    string `json:"non_public_detail,omitempty"`
+	NonPublicClearedAt int64  `json:"non_public_cleared_at,omitempty"`
 }
 
 func (ts *targetState) isControl() bool { return ts.Target.Kind == probes.KindControl }
 func (ts *targetState) isNode() bool {
 	switch ts.Target.Kind {
-	case probes.KindNodeHTTP, probes.KindMixPort, probes.KindWSPort:
+	case probes.KindNodeHTTP, probes.KindMixPort, probes.KindWSPort, probes.KindIdentity:
 		return true
 	}
 	return false
@@ -178,8 +192,8 @@ func (ts *targetState) classify() {
 	ts.group, ts.country = "", ""
 	t := ts.Target
 	switch {
-	case t.Kind == probes.KindControl:
-		return
+	case t.Kind == probes.KindControl, ts.outsideGroups():
+		return // security.go judges these on their own
 	case t.Kind == probes.KindService:
 		if strings.HasPrefix(t.ID, svcPrefix) {
 			ts.group = t.ID

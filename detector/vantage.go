@@ -39,8 +39,8 @@ func (d *Detector) evalVantage(now int64) *finding {
 	controlsKnown := false
 	d.seen = seenState{}
 	for _, ts := range d.targets {
-		if ts.staging() {
-			continue
+		if ts.staging() || ts.outsideGroups() {
+			continue // identity checks and refused addresses say nothing of our path
 		}
 		if ts.isControl() {
 			controlsKnown = true

@@ -341,7 +341,7 @@ func TestBlackboxModulesAgainstSimnet(t *testing.T) {
 	bb := startBlackbox(t, bin)
 	driver := newBlackboxDriver(bb.base, 4)
 	defer driver.client.CloseIdleConnections()
-	nw := NewMulti(ProberOptions{})
+	nw := NewMulti(ProberOptions{AllowPrivate: true})
 	for _, f := range []simnet.Fault{simnet.None(), simnet.Refuse(), simnet.Garbage(), simnet.HTTP5xx(503)} {
 		if err := n.SetFault(gw.ID, f); err != nil {
 			t.Fatal(err)

@@ -191,6 +191,12 @@ func NewDirectoryClient(opts DirectoryClientOptions) (*DirectoryClient, error) {
 		// No client-wide Timeout: Fetch's context deadline bounds everything.
 		hc = &http.Client{Transport: t}
 	}
+	// Never follow a redirect: nym-api's answer is hostile input like any
+	// other, and a redirect could point the fetch at internal services.
+	// (A copy: the caller's client is not changed.)
+	nc := *hc
+	nc.CheckRedirect = noRedirects
+	hc = &nc
 	rc := &retryablehttp.Client{
 		HTTPClient:   hc,
 		RetryMax:     opts.RetryMax,
@@ -332,6 +338,15 @@ func (c *DirectoryClient) get(ctx context.Context, path string) ([]byte, error) 
 		return nil, fmt.Errorf("GET %s: %w", u, dirUnwrapURLError(err))
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		base, _ := url.Parse(u)
+		return nil, &NymAPIStatusError{
+			URL:        u,
+			StatusCode: resp.StatusCode,
+			Message:    "redirect to " + redirectTarget(base, resp.Header.Get("Location")) + " not followed",
+			Attempts:   attempts,
+		}
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, &NymAPIStatusError{

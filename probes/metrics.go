@@ -7,12 +7,14 @@ import (
 
 // metricKinds are pre-initialised in every per-kind series so that rate()
 // and absent() work before the first failure.
-var metricKinds = [...]Kind{KindNodeHTTP, KindMixPort, KindWSPort, KindService, KindControl}
+var metricKinds = [...]Kind{KindNodeHTTP, KindMixPort, KindWSPort, KindService, KindControl, KindIdentity}
 
 // metricReasons is the whole failure vocabulary (without ReasonNone).
 var metricReasons = [...]Reason{
 	ReasonRefused, ReasonTimeout, ReasonDNS, ReasonTLS, ReasonHTTPStatus,
 	ReasonBadBody, ReasonUnhealthy, ReasonStale, ReasonSlow, ReasonNetwork,
+	ReasonRedirect, ReasonPrivateAddress, ReasonIdentityMismatch, ReasonBadSignature,
+	ReasonTLSUntrusted, ReasonTLSPinMismatch,
 }
 
 // probeMetrics are the scheduler's series. Labels are bounded by the Kind and

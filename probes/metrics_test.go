@@ -46,6 +46,8 @@ func TestSchedulerMetrics(t *testing.T) {
 # TYPE nymwatch_probes_total counter
 nymwatch_probes_total{kind="control",result="fail"} 0
 nymwatch_probes_total{kind="control",result="ok"} 0
+nymwatch_probes_total{kind="identity",result="fail"} 0
+nymwatch_probes_total{kind="identity",result="ok"} 0
 nymwatch_probes_total{kind="mix_tcp",result="fail"} 1
 nymwatch_probes_total{kind="mix_tcp",result="ok"} 0
 nymwatch_probes_total{kind="node_http",result="fail"} 0
@@ -62,6 +64,7 @@ nymwatch_target_up{target="service/weird"} 0
 # HELP nymwatch_probe_targets Targets currently scheduled, by kind.
 # TYPE nymwatch_probe_targets gauge
 nymwatch_probe_targets{kind="control"} 0
+nymwatch_probe_targets{kind="identity"} 0
 nymwatch_probe_targets{kind="mix_tcp"} 1
 nymwatch_probe_targets{kind="node_http"} 1
 nymwatch_probe_targets{kind="service"} 1

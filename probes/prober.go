@@ -63,6 +63,12 @@ type ProberOptions struct {
 	// least twice the connect time, within the probe's timeout). Negative
 	// means connect only.
 	TCPSettle time.Duration
+	// AllowPrivate lets node probes reach loopback, private, link-local,
+	// CGNAT, ULA, unspecified and multicast addresses
+	// (network.allow_private_addresses: labs, the demo and tests). When
+	// false such node addresses fail with ReasonPrivateAddress, unprobed.
+	// Services and control targets are never restricted.
+	AllowPrivate bool
 }
 
 func (o ProberOptions) withDefaults() ProberOptions {
@@ -100,25 +106,47 @@ func newProbeDialer(o ProberOptions) *net.Dialer {
 	return d
 }
 
+// newNodeDialer is newProbeDialer refusing non-public addresses at dial
+// time (after name resolution) unless o.AllowPrivate.
+func newNodeDialer(o ProberOptions) *net.Dialer {
+	d := newProbeDialer(o)
+	if !o.AllowPrivate {
+		d.Control = guardControl
+	}
+	return d
+}
+
 // newProbeHTTPClient builds the plain client shared by all HTTP probes. Keep-alives
 // are off so every probe opens a fresh connection, as a new user would: a
 // reused connection can make a gateway look healthy while it no longer
 // accepts new clients (nymtech/nym PR #499). Sharing one Transport is then
 // safe and saves allocations. No proxy: probes measure our direct path.
 // Timeouts come from each probe's context.
+// Redirects are never followed (see noRedirects). This client is for the
+// operator's own targets (services, control targets): any address.
 func newProbeHTTPClient(o ProberOptions) *http.Client {
+	return newHTTPClientWithDialer(o, newProbeDialer(o))
+}
+
+// newNodeHTTPClient is the client for node targets: as newProbeHTTPClient,
+// but refusing non-public addresses unless o.AllowPrivate.
+func newNodeHTTPClient(o ProberOptions) *http.Client {
+	return newHTTPClientWithDialer(o, newNodeDialer(o))
+}
+
+func newHTTPClientWithDialer(o ProberOptions, d *net.Dialer) *http.Client {
 	var tlsCfg *tls.Config
 	if o.TLSConfig != nil {
 		tlsCfg = o.TLSConfig.Clone()
 	}
 	tr := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            newProbeDialer(o).DialContext,
+		DialContext:            d.DialContext,
 		DisableKeepAlives:      true,
 		TLSClientConfig:        tlsCfg,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: tr, CheckRedirect: noRedirects}
 }
 
 // httpGetter makes single-attempt GETs with a bounded body.
@@ -173,6 +201,10 @@ func (h *httpGetter) get(ctx context.Context, rawURL string, limit int64, allowT
 		return httpResponse{}, fmt.Errorf("%s: %s: %w", what, probeStageNames[stage.Load()], err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 && resp.StatusCode != http.StatusNotModified {
+		// Not followed: the body is the redirecting server's own and unread.
+		return httpResponse{what: what, status: resp.StatusCode}, redirectError(what, resp.StatusCode, u, resp.Header.Get("Location"))
+	}
 	r := httpResponse{what: what, status: resp.StatusCode, ctype: resp.Header.Get("Content-Type")}
 	if limit < 0 {
 		return r, nil
@@ -258,7 +290,7 @@ type NodeHTTPProber struct {
 // NewNodeHTTPProber returns a NodeHTTPProber with its own client.
 func NewNodeHTTPProber(opts ProberOptions) *NodeHTTPProber {
 	opts = opts.withDefaults()
-	return newNodeHTTPProber(opts, newProbeHTTPClient(opts))
+	return newNodeHTTPProber(opts, newNodeHTTPClient(opts))
 }
 
 func newNodeHTTPProber(opts ProberOptions, c *http.Client) *NodeHTTPProber {
@@ -334,8 +366,12 @@ func (p *ControlProber) check(ctx context.Context, addr string) error {
 		_, err := dialAndClose(ctx, p.dialer, strings.TrimRight(rest, "/"))
 		return err
 	case "http", "https":
-		// Any answer proves the path works; the body does not matter.
+		// Any answer proves the path works; the body does not matter. A
+		// redirect is an answer too (not followed).
 		_, err := p.h.get(ctx, addr, -1, true)
+		if pe, ok := errors.AsType[*probeError](err); ok && pe.reason == ReasonRedirect {
+			return nil
+		}
 		return err
 	default:
 		return probeFailf(ReasonNetwork, "unsupported control target scheme %q", scheme)
@@ -349,13 +385,25 @@ type Multi map[Kind]Prober
 // NewMulti returns a Multi covering every Kind, all HTTP probers sharing one
 // keep-alive-free Transport: mix ports get a TCPProber, client websocket
 // ports a WebsocketProber.
+//
+// Node targets (HTTP, mix, websocket, identity) go through a client and
+// dialers that refuse non-public addresses unless opts.AllowPrivate; a
+// literal non-public address is refused before any dial. Services and
+// control targets use an unrestricted client. No client follows redirects.
 func NewMulti(opts ProberOptions) Multi {
 	opts = opts.withDefaults()
 	c := newProbeHTTPClient(opts)
+	nc := c
+	guard := func(p Prober) Prober { return p }
+	if !opts.AllowPrivate {
+		nc = newNodeHTTPClient(opts)
+		guard = func(p Prober) Prober { return guardedProber{inner: p} }
+	}
 	return Multi{
-		KindNodeHTTP: newNodeHTTPProber(opts, c),
-		KindMixPort:  NewTCPProber(opts),
-		KindWSPort:   NewWebsocketProber(opts),
+		KindNodeHTTP: guard(newNodeHTTPProber(opts, nc)),
+		KindMixPort:  guard(NewTCPProber(opts)),
+		KindWSPort:   guard(NewWebsocketProber(opts)),
+		KindIdentity: guard(newIdentityProber(opts, nc)),
 		KindService:  newServiceProber(opts, c),
 		KindControl:  newControlProber(opts, c),
 	}

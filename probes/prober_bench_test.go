@@ -56,7 +56,7 @@ func BenchmarkProbeLoopback(b *testing.B) {
 			targets = append(targets, &Target{ID: fmt.Sprintf("node/%d/node_http", i), Kind: KindNodeHTTP, Address: srv.Listener.Addr().String()})
 		}
 	}
-	m := NewMulti(ProberOptions{TCPSettle: -1})
+	m := NewMulti(ProberOptions{TCPSettle: -1, AllowPrivate: true})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -193,7 +193,9 @@ func TestNodeHTTPProber(t *testing.T) {
 			if timeout == 0 {
 				timeout = 5 * time.Second
 			}
-			p := NewNodeHTTPProber(tc.opts)
+			opts := tc.opts
+			opts.AllowPrivate = true // httptest listens on 127.0.0.1
+			p := NewNodeHTTPProber(opts)
 			tgt := &Target{ID: "node/1/node_http", Kind: KindNodeHTTP, Address: tc.addr(t)}
 			r := p.Probe(prbCtx(t, timeout), tgt)
 			prbCheck(t, r, tc.wantOK, tc.want, tc.detailHas)
@@ -226,7 +228,7 @@ func TestProbesUseFreshConnections(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	m := NewMulti(ProberOptions{})
+	m := NewMulti(ProberOptions{AllowPrivate: true})
 	tgt := &Target{ID: "node/1/node_http", Kind: KindNodeHTTP, Address: srv.Listener.Addr().String()}
 	for range 3 {
 		if r := m.Probe(prbCtx(t, 5*time.Second), tgt); !r.OK {
@@ -251,7 +253,7 @@ func TestSourceAddrBinding(t *testing.T) {
 		remote.Store(r.RemoteAddr)
 		_, _ = io.WriteString(w, `{"status":"up"}`)
 	})
-	m := NewMulti(ProberOptions{SourceAddr: src})
+	m := NewMulti(ProberOptions{SourceAddr: src, AllowPrivate: true})
 	r := m.Probe(prbCtx(t, 5*time.Second), &Target{ID: "n", Kind: KindNodeHTTP, Address: srv.Listener.Addr().String()})
 	if !r.OK {
 		t.Fatalf("probe failed: %s %s", r.Reason, r.Detail)
@@ -310,7 +312,7 @@ func TestTCPProber(t *testing.T) {
 		{name: "deadline", ctx: expired, addr: silent, want: ReasonTimeout},
 		{name: "no port", addr: "127.0.0.1", want: ReasonNetwork},
 	}
-	p := NewTCPProber(ProberOptions{})
+	p := NewTCPProber(ProberOptions{AllowPrivate: true})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := tc.ctx
@@ -334,7 +336,7 @@ func TestTCPProber(t *testing.T) {
 	if r := p.Probe(prbCtx(t, 50*time.Millisecond), &Target{ID: "x", Kind: KindMixPort, Address: silent}); !r.OK {
 		t.Errorf("silent port under a timeout shorter than the watch: %s %s", r.Reason, r.Detail)
 	}
-	connectOnly := NewTCPProber(ProberOptions{TCPSettle: -1})
+	connectOnly := NewTCPProber(ProberOptions{TCPSettle: -1, AllowPrivate: true})
 	if r := connectOnly.Probe(prbCtx(t, 5*time.Second), &Target{ID: "x", Kind: KindMixPort, Address: prbCloseListener(t)}); !r.OK {
 		t.Errorf("connect-only probe of an accepting port: %s %s", r.Reason, r.Detail)
 	}
@@ -342,7 +344,7 @@ func TestTCPProber(t *testing.T) {
 	// Cancellation (shutdown) ends the watch at once.
 	ctx, stop := context.WithCancel(t.Context())
 	stop()
-	if r := NewTCPProber(ProberOptions{TCPSettle: time.Hour}).Probe(ctx, &Target{ID: "x", Kind: KindMixPort, Address: silent}); r.OK {
+	if r := NewTCPProber(ProberOptions{TCPSettle: time.Hour, AllowPrivate: true}).Probe(ctx, &Target{ID: "x", Kind: KindMixPort, Address: silent}); r.OK {
 		t.Error("cancelled probe reported healthy")
 	}
 }
@@ -451,7 +453,7 @@ func TestWebsocketProber(t *testing.T) {
 		{name: "accepted then closed", addr: prbCloseListener(t), want: ReasonNetwork, wantDetail: "awaiting response"},
 		{name: "never answers", addr: prbHangListener(t), want: ReasonTimeout, wantDetail: "awaiting response"},
 	}
-	p := NewWebsocketProber(ProberOptions{})
+	p := NewWebsocketProber(ProberOptions{AllowPrivate: true})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			timeout := 5 * time.Second
@@ -505,7 +507,7 @@ func TestMultiDispatch(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	srv := prbServe(t, prbBody(200, "application/json", []byte(`{"status":"up"}`)))
 	ws := prbServe(t, prbWebsocket(false))
-	m := NewMulti(ProberOptions{})
+	m := NewMulti(ProberOptions{AllowPrivate: true})
 	for _, tgt := range []*Target{
 		{ID: "a", Kind: KindNodeHTTP, Address: srv.Listener.Addr().String()},
 		{ID: "b", Kind: KindMixPort, Address: ln.Addr().String()},

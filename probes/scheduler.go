@@ -39,6 +39,25 @@ type Settings struct {
 	// clamped to [100ms, 1s]: at 10,000 targets and 30s that is ~167
 	// probes every 500ms instead of 10,000 gocron jobs or one burst.
 	Slice time.Duration
+	// KindIntervals gives kinds a longer cadence than Interval (identity
+	// checks: probes.identity_interval). Such a target is probed at once
+	// when first scheduled, then about every KindIntervals[kind], rounded
+	// up to whole intervals, at a phase spread by its hash so the checks
+	// do not all fall in one interval. Values <= Interval mean every
+	// interval.
+	KindIntervals map[Kind]time.Duration
+}
+
+// every is the number of intervals between two probes of each kind with
+// a longer cadence (absent: every interval).
+func (s Settings) every() map[Kind]int64 {
+	out := make(map[Kind]int64, len(s.KindIntervals))
+	for k, d := range s.KindIntervals {
+		if n := int64((d + s.Interval - 1) / s.Interval); n > 1 {
+			out[k] = n
+		}
+	}
+	return out
 }
 
 func (s Settings) normalize() (Settings, int, error) {
@@ -104,6 +123,8 @@ type SchedulerOptions struct {
 	// PerTargetMetrics adds nymwatch_target_up{target}: one series per
 	// target (see metrics.go for the cost).
 	PerTargetMetrics bool
+	// KindIntervals: see Settings.KindIntervals.
+	KindIntervals map[Kind]time.Duration
 }
 
 // targetState is the scheduler's view of one target. Guarded by Scheduler.mu.
@@ -112,6 +133,7 @@ type targetState struct {
 	hash      uint64
 	slot      int
 	lastCycle int64 // cycle of the last dispatch (probed or skipped); -1 never
+	lastProbe int64 // cycle it was last queued in; -1 never (kinds with a longer cadence)
 	inFlight  bool  // queued or running
 	removed   bool
 }
@@ -145,9 +167,10 @@ type Scheduler struct {
 	mu      sync.Mutex
 	cond    *sync.Cond // signals queue, close and concurrency changes
 	set     Settings
-	n       int       // slices per interval
-	epoch   time.Time // start of cycle 0
-	lastG   int64     // last dispatched global slice (cycle*n + slot); -1 none
+	n       int            // slices per interval
+	every   map[Kind]int64 // intervals between probes, for kinds with a longer cadence
+	epoch   time.Time      // start of cycle 0
+	lastG   int64          // last dispatched global slice (cycle*n + slot); -1 none
 	started bool
 	closed  bool
 	running int // worker goroutines alive
@@ -164,7 +187,8 @@ type Scheduler struct {
 
 // NewScheduler validates opts and prepares a scheduler; Start runs it.
 func NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
-	set, n, err := Settings{Interval: opts.Interval, Timeout: opts.Timeout, Concurrency: opts.Concurrency, Slice: opts.Slice}.normalize()
+	set, n, err := Settings{Interval: opts.Interval, Timeout: opts.Timeout, Concurrency: opts.Concurrency, Slice: opts.Slice,
+		KindIntervals: opts.KindIntervals}.normalize()
 	if err != nil {
 		return nil, fmt.Errorf("probe scheduler: %w", err)
 	}
@@ -196,6 +220,7 @@ func NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 		gs:      gs,
 		set:     set,
 		n:       n,
+		every:   set.every(),
 		lastG:   -1,
 		targets: map[string]*targetState{},
 		buckets: make([][]*targetState, n),
@@ -309,13 +334,14 @@ func (s *Scheduler) Reconfigure(set Settings) error {
 	}
 	old := s.set
 	s.set = set
+	s.every = set.every()
 	reslice := set.Interval != old.Interval || set.Slice != old.Slice
 	if reslice {
 		s.n = n
 		s.epoch = time.Now()
 		s.lastG = -1
 		for _, st := range s.targets {
-			st.lastCycle = -1
+			st.lastCycle, st.lastProbe = -1, -1
 		}
 		s.pending = nil
 		s.assignLocked()
@@ -344,6 +370,7 @@ func (s *Scheduler) SetTargets(ts []*Target) {
 	defer s.mu.Unlock()
 	next := make(map[string]*targetState, len(ts))
 	dups := 0
+	var fresh []*targetState // new targets of a long-cadence kind, checked at once
 	for _, t := range ts {
 		if t == nil || t.ID == "" {
 			continue
@@ -354,7 +381,13 @@ func (s *Scheduler) SetTargets(ts []*Target) {
 		}
 		st := s.targets[t.ID]
 		if st == nil {
-			st = &targetState{hash: targetHash(t.ID), slot: -1, lastCycle: -1}
+			st = &targetState{hash: targetHash(t.ID), slot: -1, lastCycle: -1, lastProbe: -1}
+			// A node newly seen while running gets its identity checked on
+			// the next tick, not up to an interval later; the initial set
+			// is spread over the first interval by slot instead.
+			if s.started && s.every[t.Kind] > 1 {
+				fresh = append(fresh, st)
+			}
 		}
 		st.t = t
 		next[t.ID] = st
@@ -372,6 +405,7 @@ func (s *Scheduler) SetTargets(ts []*Target) {
 	}
 	s.targets = next
 	s.assignLocked()
+	s.pending = append(s.pending, fresh...)
 
 	counts := make(map[Kind]int, len(metricKinds))
 	for _, k := range metricKinds {
@@ -496,12 +530,16 @@ func (s *Scheduler) dispatchLocked(st *targetState, cycle int64) bool {
 		return false
 	}
 	st.lastCycle = cycle
+	if e := s.every[st.t.Kind]; e > 1 && st.lastProbe >= 0 && cycle-st.lastProbe < e && (cycle+int64(st.hash%uint64(e)))%e != 0 {
+		return false // not due: its cadence is longer than the interval
+	}
 	if st.inFlight {
 		s.m.skipped.WithLabelValues(string(st.t.Kind)).Inc()
 		s.log.Debug("probe skipped, previous still in flight", "target", st.t.ID)
 		return false
 	}
 	st.inFlight = true
+	st.lastProbe = cycle
 	if k := st.t.Kind; k == KindControl || k == KindService {
 		s.urgent = append(s.urgent, st)
 	} else {

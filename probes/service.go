@@ -57,7 +57,7 @@ func (p *ServiceProber) Probe(ctx context.Context, t *Target) Result {
 	if t.Service != nil {
 		svc = *t.Service
 	}
-	err := p.check(ctx, svc)
+	err := p.checkTLS(ctx, svc)
 	r := probeResult(t, start, err)
 	thr := p.threshold
 	if svc.LatencyThreshold > 0 {

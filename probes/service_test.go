@@ -200,7 +200,7 @@ func TestServiceProberHTTP(t *testing.T) {
 		{name: "big body is fine", wantOK: true, url: func(t *testing.T) string {
 			return prbServe(t, prbBody(200, "text/html", []byte(strings.Repeat("a", 1<<20)))).URL
 		}},
-		{name: "redirect followed", wantOK: true, url: func(*testing.T) string { return rsrv.URL + "/old" }},
+		{name: "redirect not followed", want: ReasonRedirect, url: func(*testing.T) string { return rsrv.URL + "/old" }},
 		{name: "503", want: ReasonHTTPStatus, url: func(t *testing.T) string { return prbServe(t, prbBody(503, "", nil)).URL }},
 		{name: "404", want: ReasonHTTPStatus, url: func(t *testing.T) string { return prbServe(t, prbBody(404, "", nil)).URL }},
 		{name: "refused", want: ReasonRefused, url: func(t *testing.T) string { return "http://" + prbClosedAddr(t) }},

@@ -117,10 +117,10 @@ func TestProbersAgainstSimnetFaults(t *testing.T) {
 			}
 			gw := n.NodesByRole(simnet.RoleExitGateway)[0]
 			tgs := nodeTargets(targets, gw.ID)
-			if len(tgs) != 3 {
-				t.Fatalf("exit gateway %d has targets %v, want http, mix and ws", gw.ID, tgs)
+			if len(tgs) != 4 || tgs[KindIdentity] == nil {
+				t.Fatalf("exit gateway %d has targets %v, want http, identity, mix and ws", gw.ID, tgs)
 			}
-			m := NewMulti(ProberOptions{})
+			m := NewMulti(ProberOptions{AllowPrivate: true})
 			for _, rw := range rows {
 				if err := n.SetFault(gw.ID, rw.fault); err != nil {
 					t.Fatal(err)
@@ -202,7 +202,7 @@ func roundOfResults(t *testing.T, targets []*Target) map[string]Result {
 	all := make(chan struct{})
 	s, err := NewScheduler(SchedulerOptions{
 		Interval: 2 * time.Second, Timeout: time.Second, Concurrency: 16,
-		Prober: NewMulti(ProberOptions{}),
+		Prober: NewMulti(ProberOptions{AllowPrivate: true}),
 		Sink: func(r Result) {
 			mu.Lock()
 			defer mu.Unlock()

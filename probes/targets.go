@@ -16,7 +16,8 @@ const (
 	targetPrefixControl = "control/"
 )
 
-// NodeTargetID is the ID of one of a node's targets; suffix is "http", "mix" or "ws".
+// NodeTargetID is the ID of one of a node's targets; suffix is "http", "mix",
+// "ws" or "identity".
 func NodeTargetID(nodeID uint32, suffix string) string {
 	return targetPrefixNode + strconv.FormatUint(uint64(nodeID), 10) + "/" + suffix
 }
@@ -29,6 +30,9 @@ func NodeTargetID(nodeID uint32, suffix string) string {
 //   - node/<id>/mix: TCP to first host : mix port;
 //   - node/<id>/ws: TCP to first host : client websocket port, only for nodes
 //     that declare the entry (gateway) role;
+//   - node/<id>/identity: the node's signed host-information on the same
+//     HTTP address, for nodes with a bonded identity (probed on its own,
+//     longer cadence);
 //   - service/<name>: Address = the service URL;
 //   - control/<url>: Address = the URL.
 //
@@ -48,7 +52,7 @@ func BuildTargets(nodes []Node, services []Service, controls []string, staging m
 	}
 	slices.SortStableFunc(sorted, func(a, b *Node) int { return cmp.Compare(a.NodeID, b.NodeID) })
 
-	out := make([]*Target, 0, 3*len(sorted)+len(services)+len(controls))
+	out := make([]*Target, 0, 4*len(sorted)+len(services)+len(controls))
 	seen := make(map[string]bool, cap(out))
 	add := func(t *Target) {
 		if seen[t.ID] {
@@ -76,6 +80,9 @@ func BuildTargets(nodes []Node, services []Service, controls []string, staging m
 			httpPort = n.HTTPPorts[0]
 		}
 		mk("http", KindNodeHTTP, httpPort)
+		if n.Identity != "" {
+			mk("identity", KindIdentity, httpPort)
+		}
 		if n.MixPort != 0 {
 			mk("mix", KindMixPort, n.MixPort)
 		}
@@ -158,7 +165,7 @@ func sameTarget(a, b *Target) bool {
 	if a.Kind != b.Kind || a.Address != b.Address || a.Staging != b.Staging {
 		return false
 	}
-	if (a.Service == nil) != (b.Service == nil) || (a.Service != nil && *a.Service != *b.Service) {
+	if (a.Service == nil) != (b.Service == nil) || (a.Service != nil && !reflect.DeepEqual(*a.Service, *b.Service)) {
 		return false
 	}
 	if (a.Node == nil) != (b.Node == nil) {

@@ -40,20 +40,26 @@ func TestBuildTargetsFromFixtures(t *testing.T) {
 	}
 	wants := []want{
 		{"node/42/http", KindNodeHTTP, "[2001:db8::42]:8000", false},
+		{"node/42/identity", KindIdentity, "[2001:db8::42]:8000", false},
 		{"node/42/mix", KindMixPort, "[2001:db8::42]:1800", false},
 		{"node/42/ws", KindWSPort, "[2001:db8::42]:9100", false},
 		{"node/877/http", KindNodeHTTP, "192.0.2.45:8080", true},
+		{"node/877/identity", KindIdentity, "192.0.2.45:8080", true},
 		{"node/877/mix", KindMixPort, "192.0.2.45:1789", true},
 		{"node/1399/http", KindNodeHTTP, "203.0.113.10:8080", false},
+		{"node/1399/identity", KindIdentity, "203.0.113.10:8080", false},
 		{"node/1399/mix", KindMixPort, "203.0.113.10:1789", false},
 		{"node/1399/ws", KindWSPort, "203.0.113.10:9000", true},
 		{"node/1502/http", KindNodeHTTP, "198.51.100.77:8080", false},
+		{"node/1502/identity", KindIdentity, "198.51.100.77:8080", false},
 		{"node/1502/mix", KindMixPort, "198.51.100.77:1789", false},
 		{"node/1502/ws", KindWSPort, "198.51.100.77:9000", false},
 		{"node/2041/http", KindNodeHTTP, "198.51.100.23:8080", true},
+		{"node/2041/identity", KindIdentity, "198.51.100.23:8080", true},
 		{"node/2041/mix", KindMixPort, "198.51.100.23:1789", true},
 		{"node/2041/ws", KindWSPort, "198.51.100.23:9000", true},
 		{"node/2210/http", KindNodeHTTP, "192.0.2.77:8080", false},
+		{"node/2210/identity", KindIdentity, "192.0.2.77:8080", false},
 		{"node/2210/mix", KindMixPort, "192.0.2.77:1789", false},
 		{"service/nym-api", KindService, "https://validator.nymtech.net/api", false},
 		{"service/nymvpn-api", KindService, "https://nymvpn.com/api", true},
@@ -91,10 +97,10 @@ func TestBuildTargetsFromFixtures(t *testing.T) {
 		}
 	}
 	// Node-level staging is visible on the node too; the input is untouched.
-	if got[3].Node.NodeID != 877 || !got[3].Node.Staging {
-		t.Errorf("877 node staging = %+v", got[3].Node)
+	if got[4].Node.NodeID != 877 || !got[4].Node.Staging {
+		t.Errorf("877 node staging = %+v", got[4].Node)
 	}
-	if got[5].Node.Staging {
+	if got[7].Node.Staging {
 		t.Error("1399 is staging only for its ws target, not as a node")
 	}
 	for _, n := range nodes {
@@ -155,16 +161,16 @@ func TestDiffTargets(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := ids(diff.Added), []string{"node/3000/http", "node/3000/mix"}; !slices.Equal(got, want) {
+	if got, want := ids(diff.Added), []string{"node/3000/http", "node/3000/identity", "node/3000/mix"}; !slices.Equal(got, want) {
 		t.Errorf("added = %v, want %v", got, want)
 	}
-	if got, want := ids(diff.Removed), []string{"node/2210/http", "node/2210/mix"}; !slices.Equal(got, want) {
+	if got, want := ids(diff.Removed), []string{"node/2210/http", "node/2210/identity", "node/2210/mix"}; !slices.Equal(got, want) {
 		t.Errorf("removed = %v, want %v", got, want)
 	}
-	if got, want := ids(diff.Changed), []string{"node/877/http", "node/877/mix", "node/2041/http", "node/2041/mix", "node/2041/ws"}; !slices.Equal(got, want) {
+	if got, want := ids(diff.Changed), []string{"node/877/http", "node/877/identity", "node/877/mix", "node/2041/http", "node/2041/identity", "node/2041/mix", "node/2041/ws"}; !slices.Equal(got, want) {
 		t.Errorf("changed = %v, want %v", got, want)
 	}
-	if got, want := ids(diff.Unchanged), []string{"node/1399/http", "node/1399/mix", "node/1399/ws", "node/1502/http", "node/1502/mix", "node/1502/ws", "service/nym-api"}; !slices.Equal(got, want) {
+	if got, want := ids(diff.Unchanged), []string{"node/1399/http", "node/1399/identity", "node/1399/mix", "node/1399/ws", "node/1502/http", "node/1502/identity", "node/1502/mix", "node/1502/ws", "service/nym-api"}; !slices.Equal(got, want) {
 		t.Errorf("unchanged = %v, want %v", got, want)
 	}
 	if diff.Empty() {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ type TCPProber struct {
 // NewTCPProber returns a TCPProber.
 func NewTCPProber(opts ProberOptions) *TCPProber {
 	opts = opts.withDefaults()
-	return &TCPProber{dialer: newProbeDialer(opts), settle: opts.TCPSettle}
+	return &TCPProber{dialer: newNodeDialer(opts), settle: opts.TCPSettle}
 }
 
 // Probe implements Prober.
@@ -128,7 +129,7 @@ type WebsocketProber struct {
 // NewWebsocketProber returns a WebsocketProber.
 func NewWebsocketProber(opts ProberOptions) *WebsocketProber {
 	opts = opts.withDefaults()
-	return &WebsocketProber{dialer: newProbeDialer(opts), ua: opts.UserAgent}
+	return &WebsocketProber{dialer: newNodeDialer(opts), ua: opts.UserAgent}
 }
 
 // Probe implements Prober.
@@ -166,6 +167,10 @@ func (p *WebsocketProber) check(ctx context.Context, addr string) error {
 		return p.ioErr(ctx, "awaiting response", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 && resp.StatusCode != http.StatusNotModified {
+		// Never followed; name where it pointed, relative to the upgrade URL.
+		return redirectError(wsWhat, resp.StatusCode, &url.URL{Scheme: "http", Host: addr, Path: "/"}, resp.Header.Get("Location"))
+	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		r := httpResponse{what: wsWhat, status: resp.StatusCode, ctype: resp.Header.Get("Content-Type")}
 		r.body, _ = readBodyLimited(resp.Body, 512)

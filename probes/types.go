@@ -66,6 +66,10 @@ const (
 	KindWSPort   Kind = "ws_tcp"    // WebSocket upgrade on the client websocket port
 	KindService  Kind = "service"   // a centralized service (services[])
 	KindControl  Kind = "control"   // a control target (control_targets[])
+	// KindIdentity fetches the node's signed /api/v1/host-information and
+	// checks its ed25519 identity against the bond; probed every
+	// Settings.KindIntervals[KindIdentity], not every interval.
+	KindIdentity Kind = "identity"
 )
 
 // Target is one thing probed once per interval.
@@ -90,6 +94,9 @@ type Service struct {
 	// LatencyThreshold, if set, overrides ProberOptions.LatencyThreshold:
 	// a correct answer slower than this is a failure with ReasonSlow.
 	LatencyThreshold time.Duration `json:"latency_threshold,omitempty"`
+	// TLSPinSHA256 are base64 SHA-256 hashes of acceptable certificate
+	// public keys (SPKI, as curl --pinnedpubkey); empty means no pinning.
+	TLSPinSHA256 []string `json:"tls_pin_sha256,omitempty"`
 }
 
 // Reason is why a probe failed, from a small fixed vocabulary so that metrics
@@ -108,7 +115,29 @@ const (
 	ReasonStale      Reason = "stale"     // data too old (e.g. VPN directory probes > 60 min)
 	ReasonSlow       Reason = "slow"      // answered correctly but over its latency limit
 	ReasonNetwork    Reason = "network"   // other connection errors (reset, unreachable)
+	// ReasonRedirect: answered with a 3xx; redirects are never followed.
+	ReasonRedirect Reason = "redirect"
+	// ReasonPrivateAddress: a node address in a non-public range, not probed
+	// (network.allow_private_addresses is false).
+	ReasonPrivateAddress Reason = "private_address"
+	// Security reasons (suspected: a human must confirm). A node presenting
+	// another identity than its bond, or a host-information signature that
+	// does not verify; a service certificate failing verification, or
+	// matching none of its pins.
+	ReasonIdentityMismatch Reason = "identity_mismatch"
+	ReasonBadSignature     Reason = "bad_signature"
+	ReasonTLSUntrusted     Reason = "tls_untrusted"
+	ReasonTLSPinMismatch   Reason = "tls_pin_mismatch"
 )
+
+// Security reports whether r is a first-hand security signal.
+func (r Reason) Security() bool {
+	switch r {
+	case ReasonIdentityMismatch, ReasonBadSignature, ReasonTLSUntrusted, ReasonTLSPinMismatch:
+		return true
+	}
+	return false
+}
 
 // Result is one observation of one target.
 type Result struct {

@@ -435,6 +435,7 @@ storage:
 network:
   nym_api_url: %s
   refresh_interval: 5s
+  allow_private_addresses: true # the simulated nodes live on 127/8
 probes:
   interval: 1s
   timeout: %s

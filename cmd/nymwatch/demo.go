@@ -145,6 +145,7 @@ func demoConfig(n *simnet.Network, dir, listen, amURL string) (*config.Config, e
 	cfg.Storage.Path = filepath.Join(dir, "nymwatch.db")
 	cfg.Network.NymAPIURL = n.NymAPIURL()
 	cfg.Network.RefreshInterval = 10 * time.Second
+	cfg.Network.AllowPrivateAddresses = true // the simulated nodes live on 127/8
 	cfg.Probes.Interval = 2 * time.Second
 	cfg.Probes.Timeout = time.Second
 	cfg.Probes.FailureThreshold = 2

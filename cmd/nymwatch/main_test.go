@@ -149,6 +149,7 @@ storage:
 network:
   nym_api_url: %s
   refresh_interval: 5s
+  allow_private_addresses: true # the simulated nodes live on 127/8
 probes:
   interval: %s
   timeout: 500ms

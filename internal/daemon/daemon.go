@@ -398,6 +398,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		Timeout:          cfg.Probes.Timeout,
 		Concurrency:      cfg.Probes.Concurrency,
 		Prober:           probes.NewMulti(proberOptions(cfg)),
+		KindIntervals:    probeSettings(cfg).KindIntervals,
 		Sink:             d.det.Observe, // short and mutex-safe
 		Logger:           d.log,
 		Registerer:       d.reg,

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
+	"time"
 
 	"github.com/go-co-op/gocron/v2"
 	"github.com/prometheus/common/version"
@@ -66,13 +68,15 @@ func classifier(cfg *config.Config) func(map[string]string) (detector.Class, boo
 
 func proberOptions(cfg *config.Config) probes.ProberOptions {
 	return probes.ProberOptions{
-		SourceAddr: net.ParseIP(cfg.Probes.SourceAddress),
-		UserAgent:  userAgent(),
+		SourceAddr:   net.ParseIP(cfg.Probes.SourceAddress),
+		UserAgent:    userAgent(),
+		AllowPrivate: cfg.Network.AllowPrivateAddresses,
 	}
 }
 
 func probeSettings(cfg *config.Config) probes.Settings {
-	return probes.Settings{Interval: cfg.Probes.Interval, Timeout: cfg.Probes.Timeout, Concurrency: cfg.Probes.Concurrency}
+	return probes.Settings{Interval: cfg.Probes.Interval, Timeout: cfg.Probes.Timeout, Concurrency: cfg.Probes.Concurrency,
+		KindIntervals: map[probes.Kind]time.Duration{probes.KindIdentity: cfg.Probes.IdentityInterval}}
 }
 
 func newDirectoryClient(cfg *config.Config, log *slog.Logger) (*probes.DirectoryClient, error) {
@@ -100,7 +104,8 @@ func serviceTargets(cfg *config.Config) ([]probes.Service, map[string]bool) {
 	}
 	services := make([]probes.Service, 0, len(cfg.Services))
 	for _, s := range cfg.Services {
-		services = append(services, probes.Service{Name: s.Name, URL: s.URL, Kind: s.Kind, LatencyThreshold: s.LatencyThreshold})
+		services = append(services, probes.Service{Name: s.Name, URL: s.URL, Kind: s.Kind, LatencyThreshold: s.LatencyThreshold,
+			TLSPinSHA256: slices.Clone(s.TLSPinSHA256)})
 		if s.Staging {
 			staging[s.Name] = true
 		}
@@ -276,6 +281,11 @@ func keepRunning(d *daemon, cur, next *config.Config) {
 	if next.Probes.PerTargetMetrics != cur.Probes.PerTargetMetrics {
 		changed = append(changed, "probes.per_target_metrics")
 		next.Probes.PerTargetMetrics = cur.Probes.PerTargetMetrics
+	}
+	if next.Network.AllowPrivateAddresses != cur.Network.AllowPrivateAddresses {
+		// The probers' dialers are built once, at start.
+		changed = append(changed, "network.allow_private_addresses")
+		next.Network.AllowPrivateAddresses = cur.Network.AllowPrivateAddresses
 	}
 	if len(changed) > 0 {
 		d.log.Warn("some changed settings take effect only at the next restart; running values kept", "keys", changed)

@@ -55,6 +55,14 @@
 // between healthy and a failure (Refuse unless given) on each connection, or
 // every Period of the network's clock.
 //
+// Every node has a real ed25519 key pair: nym-api bonds and describes its
+// public key, and the node serves /api/v1/host-information signed with it
+// (over the data bytes as served). Impersonate makes a node present another
+// key, validly signed by that key; BadSignature keeps the bonded key and
+// serves a signature that does not verify. Both touch host-information
+// only: the node is otherwise healthy. Redirect answers every HTTP request
+// of a node with 302 Found to a given location.
+//
 // CutOff simulates the loss of our own uplink: every connection to every
 // node, service and control target hangs.
 package simnet

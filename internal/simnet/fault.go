@@ -24,6 +24,10 @@ const (
 	KindCacheCold      // nym-api: data routes answer 503 "relevant cache hasn't been initialised yet"
 	KindStaleDirectory // nymvpn-api: probe results in the directory are old
 	KindEmptyDirectory // nymvpn-api: the directory lists no gateway
+	// Node security kinds (host-information only; everything else healthy).
+	KindImpersonate  // another ed25519 key, validly signed by it
+	KindBadSignature // the bonded key, with a signature that does not verify
+	KindRedirect     // every HTTP request answered 302 to Fault.Location
 )
 
 func (k FaultKind) String() string {
@@ -50,6 +54,12 @@ func (k FaultKind) String() string {
 		return "stale_directory"
 	case KindEmptyDirectory:
 		return "empty_directory"
+	case KindImpersonate:
+		return "impersonate"
+	case KindBadSignature:
+		return "bad_signature"
+	case KindRedirect:
+		return "redirect"
 	}
 	return fmt.Sprintf("FaultKind(%d)", uint8(k))
 }
@@ -71,6 +81,8 @@ type Fault struct {
 	FailAs FaultKind
 	// Age is how old StaleDirectory makes probe results (0 means 3h).
 	Age time.Duration
+	// Location is where Redirect points.
+	Location string
 }
 
 // None is no fault: healthy.
@@ -111,6 +123,20 @@ func StaleDirectory(age time.Duration) Fault { return Fault{Kind: KindStaleDirec
 
 // EmptyDirectory makes the NymVPN directory list no gateway.
 func EmptyDirectory() Fault { return Fault{Kind: KindEmptyDirectory} }
+
+// Impersonate makes a node's /api/v1/host-information present another
+// ed25519 identity than its bond, correctly signed by that other key (an
+// impersonator, or a compromised host re-keyed). The node is otherwise
+// healthy.
+func Impersonate() Fault { return Fault{Kind: KindImpersonate} }
+
+// Redirect answers every HTTP request with 302 Found to location (a node
+// trying to point the monitor at something else, e.g. an internal URL).
+func Redirect(location string) Fault { return Fault{Kind: KindRedirect, Location: location} }
+
+// BadSignature makes a node's /api/v1/host-information carry its bonded
+// identity with a well-formed signature that does not verify.
+func BadSignature() Fault { return Fault{Kind: KindBadSignature} }
 
 func (f Fault) String() string {
 	switch f.Kind {
@@ -160,6 +186,16 @@ func (f Fault) validate(svc service) error {
 	switch f.Kind {
 	case KindNone, KindRefuse, KindHang, KindHTTP5xx, KindGarbage:
 		return nil
+	case KindRedirect:
+		if f.Location == "" {
+			return fmt.Errorf("simnet: redirect fault needs a location")
+		}
+		return nil
+	case KindImpersonate, KindBadSignature:
+		if svc == svcNone {
+			return nil
+		}
+		return fmt.Errorf("simnet: fault %s applies to a node, not to %s", f.Kind, svc)
 	case KindSlow:
 		if f.Delay == 0 {
 			return fmt.Errorf("simnet: slow fault needs a delay")

@@ -105,6 +105,14 @@ func (n *Network) nodeHandler() http.Handler {
 			MixnetWebsockets: &websockets{WSPort: n.ports[portWS]},
 		}})
 	})
+	mux.HandleFunc("GET /api/v1/host-information", func(w http.ResponseWriter, r *http.Request) {
+		sc := connFrom(r.Context())
+		if sc == nil || sc.t.node == nil {
+			nodeErrorBody(w, http.StatusInternalServerError, "simnet: no node for this connection")
+			return
+		}
+		writeJSONBytes(w, n.signedHostInformation(sc.t.node, faultFrom(r.Context()).Kind))
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		nodeErrorBody(w, http.StatusNotFound, "not found")
 	})

@@ -84,6 +84,10 @@ func (n *Network) guard(errBody errorBody, next http.Handler) http.Handler {
 			}
 			errBody(w, f.status(), msg)
 			return
+		case KindRedirect:
+			w.Header().Set("Location", f.Location)
+			errBody(w, http.StatusFound, "moved")
+			return
 		case KindGarbage:
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)

@@ -1,6 +1,7 @@
 package simnet
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -101,6 +102,7 @@ type node struct {
 	ip       netip.Addr
 
 	identity, sphinx, noise, wgKey, lewesKey, lewesSig string
+	key                                                ed25519.PrivateKey // identity's private key
 	nrAddr, iprAddr, authAddr                          string
 
 	version       string
@@ -257,7 +259,13 @@ func generate(o Options) ([]*node, error) {
 			country:  s.country,
 			ip:       ip,
 		}
-		n.identity = key58(rng, 32)
+		// A real key pair, so host-information can be signed and checked.
+		seed := make([]byte, ed25519.SeedSize)
+		for j := range seed {
+			seed[j] = byte(rng.UintN(256))
+		}
+		n.key = ed25519.NewKeyFromSeed(seed)
+		n.identity = base58(n.key.Public().(ed25519.PublicKey))
 		n.sphinx = key58(rng, 32)
 		n.noise = key58(rng, 32)
 		n.wgKey = key58(rng, 32)
