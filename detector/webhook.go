@@ -3,6 +3,7 @@ package detector
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,8 @@ type WebhookAlert struct {
 // WebhookOptions configure NewWebhookHandler.
 type WebhookOptions struct {
 	// Token, if non-empty, is the bearer token Alertmanager must send
-	// (auth.webhook_token_file). Compared in constant time; never logged.
+	// (auth.webhook_token_file). The handler keeps only its SHA-256 digest
+	// and compares digests in constant time; never logged.
 	Token []byte
 	// MaxBodyBytes bounds a request body. Default 1 MiB; larger gets 413.
 	MaxBodyBytes int64
@@ -98,10 +100,19 @@ func NewWebhookHandler(opts WebhookOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &webhook{o: opts}
+	h := &webhook{o: opts}
+	if tok := bytes.TrimSpace(opts.Token); len(tok) > 0 {
+		h.tokenSet, h.tokenSum = true, sha256.Sum256(tok)
+	}
+	h.o.Token = nil // only the digest is kept
+	return h
 }
 
-type webhook struct{ o WebhookOptions }
+type webhook struct {
+	o        WebhookOptions
+	tokenSet bool
+	tokenSum [sha256.Size]byte
+}
 
 func (h *webhook) reply(w http.ResponseWriter, code int, body any) {
 	h.o.Metrics.webhookRequest(code)
@@ -121,7 +132,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
 		return
 	}
-	if len(h.o.Token) > 0 && !h.authorized(r) {
+	if h.tokenSet && !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
 		h.fail(w, http.StatusUnauthorized, "missing or invalid bearer token")
 		return
@@ -195,7 +206,10 @@ func (h *webhook) authorized(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), h.o.Token) == 1
+	// Comparing fixed-size digests leaks neither the token nor its length
+	// (as operator auth does in disclosure/auth.go).
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
 }
 
 // decodeWebhook parses and validates one payload and classifies its alerts.
