@@ -88,6 +88,13 @@ type Options struct {
 
 	// Metrics, if set, receives transitions and open counts.
 	Metrics *Metrics
+
+	// AlertMaxFiring bounds the firing Alertmanager alerts held (new ones
+	// beyond it are rejected; security alerts have a reserve of a tenth
+	// more). AlertMaxGroups bounds the alert groups with an anomaly of their
+	// own; further groups share one anomaly per class. Defaults 5000, 50.
+	AlertMaxFiring int
+	AlertMaxGroups int
 }
 
 // Defaults of Options, exported for documentation and config.
@@ -220,5 +227,13 @@ func (o Options) withDefaults() Options {
 		o.AlertArchitecture = ArchCentralized
 	}
 	o.Cluster = o.Cluster.withDefaults()
+	pos(&o.AlertMaxFiring, DefaultAlertMaxFiring)
+	pos(&o.AlertMaxGroups, DefaultAlertMaxGroups)
 	return o
 }
+
+// Alert bounds' defaults (config alerts.max_firing, alerts.max_groups).
+const (
+	DefaultAlertMaxFiring = 5000
+	DefaultAlertMaxGroups = 50
+)

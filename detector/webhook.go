@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -85,8 +86,9 @@ var errBadPayload = errors.New("bad payload")
 // NewWebhookHandler returns the Alertmanager webhook receiver for
 // POST /api/v1/alertmanager. Codes: 200 after the sink stored the alerts;
 // 400 malformed payload (not retried by Alertmanager); 401 bad or missing
-// token; 405 not POST; 413 body too large; 415 non-JSON content type; 503
-// the sink failed (Alertmanager retries 5xx).
+// token; 405 not POST; 413 body too large; 415 non-JSON content type; 429
+// some new firing alerts refused over alerts.max_firing (the rest stored);
+// 503 the sink failed (Alertmanager retries 5xx).
 func NewWebhookHandler(opts WebhookOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultWebhookMaxBody
@@ -112,6 +114,7 @@ type webhook struct {
 	o        WebhookOptions
 	tokenSet bool
 	tokenSum [sha256.Size]byte
+	logs     logLimiter // rejections are logged at most once a minute per reason
 }
 
 func (h *webhook) reply(w http.ResponseWriter, code int, body any) {
@@ -157,7 +160,11 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	alerts, msg, err := decodeWebhook(body, now, h.o.Classify, h.o.DefaultClass)
 	if err != nil {
 		h.o.Metrics.webhookAlert("invalid", max(countAlerts(msg), 1))
-		h.o.Logger.Warn("rejected alertmanager webhook payload", "err", err, "remote", r.RemoteAddr)
+		h.o.Metrics.alertsRejected("invalid", max(countAlerts(msg), 1))
+		if n, ok := h.logs.allow("invalid", max(countAlerts(msg), 1), now); ok {
+			h.o.Logger.Warn("rejected alertmanager webhook payload", "err", err, "remote", r.RemoteAddr,
+				"rejected_alerts_since_last_log", n)
+		}
 		h.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -166,7 +173,20 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusServiceUnavailable, "no alert sink configured")
 		return
 	}
-	if err := h.o.Sink(r.Context(), alerts, now); err != nil {
+	err = h.o.Sink(r.Context(), alerts, now)
+	if rej, ok := errors.AsType[*AlertsRejectedError](err); ok {
+		var resolved int
+		for i := range alerts {
+			if alerts[i].Resolved() {
+				resolved++
+			}
+		}
+		h.o.Metrics.webhookAlert("firing", len(alerts)-resolved-len(rej.Rejected))
+		h.o.Metrics.webhookAlert("resolved", resolved)
+		h.tooMany(w, r, rej, msg.Receiver)
+		return
+	}
+	if err != nil {
 		h.o.Metrics.webhookAlert("sink_error", len(alerts))
 		h.o.Logger.Error("storing alertmanager alerts failed; alertmanager will retry", "err", err,
 			"alerts", len(alerts), "receiver", msg.Receiver)
@@ -191,6 +211,68 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.o.Metrics.webhookAlert("firing", firing)
 	h.o.Metrics.webhookAlert("resolved", resolved)
 	h.reply(w, http.StatusOK, map[string]any{"status": "success", "alerts": len(alerts)})
+}
+
+// AlertsRejectedError is what a Sink returns when it stored some alerts
+// and refused others over a limit: the handler answers 429 and counts them.
+type AlertsRejectedError struct {
+	Rejected []Alert
+	Accepted int
+	Limit    int // alerts.max_firing
+}
+
+func (e *AlertsRejectedError) Error() string {
+	return fmt.Sprintf("%d new firing alert(s) refused: nymwatch already holds alerts.max_firing = %d firing alerts (%d of this request accepted)",
+		len(e.Rejected), e.Limit, e.Accepted)
+}
+
+// tooMany answers a POST some of whose alerts were refused over the limit.
+// Alertmanager's webhook notifier does not retry a 4xx at once: the
+// notification counts as failed (alertmanager_notifications_failed_total,
+// its log shows this body) and the group is sent again, whole, at its
+// next group_interval. The alerts accepted now are upserted again then;
+// the refused ones get in once others have resolved.
+func (h *webhook) tooMany(w http.ResponseWriter, r *http.Request, e *AlertsRejectedError, receiver string) {
+	n := len(e.Rejected)
+	h.o.Metrics.alertsRejected("max_firing", n)
+	if total, ok := h.logs.allow("max_firing", n, h.o.Now()); ok {
+		var names bounded
+		for i := range e.Rejected {
+			names.add(quoteName(e.Rejected[i].Name()))
+		}
+		h.o.Logger.Warn("refused new firing alerts over alerts.max_firing; alertmanager sends them again at its next group_interval",
+			"rejected", n, "rejected_since_last_log", total, "accepted", e.Accepted, "max_firing", e.Limit,
+			"alertnames", names.String(), "receiver", clip(receiver, maxNameLen), "remote", r.RemoteAddr)
+	}
+	h.reply(w, http.StatusTooManyRequests, map[string]any{
+		"status": "error", "error": e.Error() + "; resolve or silence alerts, or raise alerts.max_firing",
+		"max_firing": e.Limit, "accepted": e.Accepted, "rejected": n,
+	})
+}
+
+// logLimiter lets one log line per reason through per minute, with the
+// count of what happened since the last line.
+type logLimiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	n    map[string]int
+}
+
+const logEvery = time.Minute
+
+func (l *logLimiter) allow(reason string, n int, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.n = map[string]time.Time{}, map[string]int{}
+	}
+	l.n[reason] += n
+	if t, ok := l.last[reason]; ok && now.Sub(t) < logEvery && !now.Before(t) {
+		return 0, false
+	}
+	total := l.n[reason]
+	l.last[reason], l.n[reason] = now, 0
+	return total, true
 }
 
 func countAlerts(m *WebhookMessage) int {
