@@ -41,6 +41,8 @@ func detectorOptions(cfg *config.Config) detector.Options {
 		VantageControlFailureRatio: c.Vantage.ControlFailureRatio,
 		VantageNetworkFailureRatio: c.Vantage.NetworkFailureRatio,
 		Cluster:                    cluster.DetectorOptions(cfg),
+		AlertMaxFiring:             cfg.Alerts.MaxFiring,
+		AlertMaxGroups:             cfg.Alerts.MaxGroups,
 	}
 }
 
