@@ -430,15 +430,19 @@ func (d *Detector) alertFindings(out map[string]*finding, frozen bool) {
 		probeClass, hadProbe := f.Class, len(f.Contribs) > 0
 		var names bounded
 		whys := map[Class]*bounded{}
+		seen := map[[3]string]bool{} // (name, class, source): each why is built once
 		var rest []*alertState
 		for _, st := range as {
 			a := &st.Alert
 			f.Class = maxClass(f.Class, a.Class)
-			names.add(quoteName(a.Name()))
-			if whys[a.Class] == nil {
-				whys[a.Class] = &bounded{}
+			if k := [3]string{a.Name(), string(a.Class), a.ClassSource}; !seen[k] {
+				seen[k] = true
+				names.add(quoteName(a.Name()))
+				if whys[a.Class] == nil {
+					whys[a.Class] = &bounded{}
+				}
+				whys[a.Class].add(classWhy(a.Class, "alert "+quoteName(a.Name())+" classified by "+classSourceText(a.ClassSource)))
 			}
-			whys[a.Class].add(classWhy(a.Class, "alert "+quoteName(a.Name())+" classified by "+classSourceText(a.ClassSource)))
 			if listed[a.Fingerprint] || budget > 0 {
 				if !listed[a.Fingerprint] {
 					budget--
@@ -600,6 +604,12 @@ func (d *Detector) orphanAnomalies(now int64) []Anomaly {
 		}
 		res = max(res, first)
 		a0 := &as[0].Alert
+		for _, st := range as {
+			if st.Alert.Class == class {
+				a0 = &st.Alert // the alert that decides the class explains it
+				break
+			}
+		}
 		title := alertTitle(a0, len(as))
 		if strings.HasPrefix(comp, alertOverflow) {
 			title = fmt.Sprintf("%d %s alert(s) beyond alerts.max_groups", len(as), class)

@@ -461,3 +461,33 @@ func TestAlertFiredAndResolvedBetweenEvaluations(t *testing.T) {
 		t.Fatalf("recorded twice: %+v", out)
 	}
 }
+
+// What one held alert may cost is bounded, whatever the body limit: labels
+// (its identity) past 8 KiB are refused, annotations are clipped.
+func TestAlertSizeBounded(t *testing.T) {
+	labels := map[string]string{"alertname": "Big"}
+	for i := range 3 {
+		labels[fmt.Sprintf("l%d", i)] = strings.Repeat("x", 3000)
+	}
+	_, _, err := decodeWebhook(amPayload(amAlert("firing", labels, "2026-05-16T11:58:00Z", zeroTime, "")), t0, nil, ClassOperational)
+	if err == nil || !strings.Contains(err.Error(), "labels total 9018 bytes, more than 8192") {
+		t.Fatalf("9 KB of labels: %v", err)
+	}
+	ann := map[string]string{"summary": strings.Repeat("s", 5000), "description": "short", "zzz": strings.Repeat("z", 3000)}
+	for i := range 50 {
+		ann[fmt.Sprintf("a%02d", i)] = strings.Repeat("a", 500)
+	}
+	al := amAlert("firing", map[string]string{"alertname": "Chatty"}, "2026-05-16T11:58:00Z", zeroTime, "")
+	al["annotations"] = ann
+	got, _, err := decodeWebhook(amPayload(al), t0, nil, ClassOperational)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := got[0].Annotations
+	if n := mapBytes(a); n > maxAnnotationBytes {
+		t.Errorf("annotations kept: %d bytes", n)
+	}
+	if len(a["summary"]) > maxAnnotationLen+len("…") || a["description"] != "short" || a["summary"] == "" {
+		t.Errorf("summary/description not kept first: %d bytes summary, description %q", len(a["summary"]), a["description"])
+	}
+}

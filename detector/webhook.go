@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,13 @@ const (
 	maxLabels      = 128
 	maxLabelLen    = 4096
 	maxFingerprint = 128
+	// An alert's labels are its identity: beyond this total it is refused.
+	// Its annotations are description: kept up to this total, the values
+	// clipped (nymwatch shows summary/description/message, clipped too).
+	// So each held alert costs at most ~12 KiB, whatever the body limit.
+	maxLabelBytes      = 8192
+	maxAnnotationBytes = 4096
+	maxAnnotationLen   = 1024
 )
 
 // errBadPayload marks a payload error (400): Alertmanager does not retry 4xx.
@@ -355,6 +363,9 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 			return Alert{}, fmt.Errorf("label %q: empty name or longer than %d bytes", clip(k, 64), maxLabelLen)
 		}
 	}
+	if n := mapBytes(wa.Labels); n > maxLabelBytes {
+		return Alert{}, fmt.Errorf("labels total %d bytes, more than %d", n, maxLabelBytes)
+	}
 	if wa.StartsAt.IsZero() {
 		return Alert{}, errors.New("startsAt is missing")
 	}
@@ -380,7 +391,7 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 		Fingerprint:  strings.TrimSpace(wa.Fingerprint),
 		Status:       wa.Status,
 		Labels:       cloneMap(wa.Labels),
-		Annotations:  cloneMap(wa.Annotations),
+		Annotations:  boundAnnotations(wa.Annotations),
 		StartsAt:     fromMs(toMs(wa.StartsAt.UTC())),
 		EndsAt:       fromMs(toMs(wa.EndsAt.UTC())),
 		GeneratorURL: clip(wa.GeneratorURL, maxLabelLen),
@@ -391,6 +402,49 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 	}
 	a.Class, a.ClassSource = ClassifyAlert(a.Labels, classify, def)
 	return a, nil
+}
+
+func mapBytes(m map[string]string) int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// boundAnnotations keeps summary, description and message first, then the
+// others by name, each value clipped, until maxAnnotationBytes.
+func boundAnnotations(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	prio := map[string]int{"summary": 0, "description": 1, "message": 2}
+	sort.Slice(keys, func(i, j int) bool {
+		pi, oki := prio[keys[i]]
+		pj, okj := prio[keys[j]]
+		switch {
+		case oki && okj:
+			return pi < pj
+		case oki != okj:
+			return oki
+		}
+		return keys[i] < keys[j]
+	})
+	out := make(map[string]string, len(m))
+	n := 0
+	for _, k := range keys {
+		v := clip(m[k], maxAnnotationLen)
+		if len(k) > maxNameLen || n+len(k)+len(v) > maxAnnotationBytes {
+			continue
+		}
+		out[k] = v
+		n += len(k) + len(v)
+	}
+	return out
 }
 
 // ClassifyAlert: the `class` label (security|operational|internal) wins;
