@@ -267,15 +267,17 @@ const alertOverflow = alertPrefix + "~others-"
 
 // groupFor is the component a new firing alert joins: its natural group,
 // unless that group has no anomaly yet and AlertMaxGroups groups already
-// fire, in which case it joins its class's overflow group.
+// fire, in which case it joins its class's overflow group. Probe
+// components count too: `component: node/N` labels are as many as the
+// sender likes.
 func (d *Detector) groupFor(a *Alert) string {
 	comp := alertComponent(a)
-	if !strings.HasPrefix(comp, alertPrefix) || d.alertGroups[comp] > 0 || d.anoms[comp] != nil {
+	if d.alertGroups[comp] > 0 || d.anoms[comp] != nil {
 		return comp
 	}
 	n := 0
 	for c := range d.alertGroups {
-		if strings.HasPrefix(c, alertPrefix) && !strings.HasPrefix(c, alertOverflow) {
+		if !strings.HasPrefix(c, alertOverflow) {
 			n++
 		}
 	}
@@ -557,7 +559,7 @@ func (d *Detector) orphanAnomalies(now int64) []Anomaly {
 	for i := range d.orphans {
 		st := &d.orphans[i]
 		comp := st.Component
-		if byComp[comp] == nil && d.anoms[comp] == nil && strings.HasPrefix(comp, alertPrefix) && len(order) >= d.o.AlertMaxGroups {
+		if byComp[comp] == nil && d.anoms[comp] == nil && len(order) >= d.o.AlertMaxGroups {
 			comp = alertOverflow + string(st.Alert.Class)
 		}
 		if open := d.anoms[comp]; open != nil {

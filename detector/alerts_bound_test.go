@@ -491,3 +491,25 @@ func TestAlertSizeBounded(t *testing.T) {
 		t.Errorf("summary/description not kept first: %d bytes summary, description %q", len(a["summary"]), a["description"])
 	}
 }
+
+// component labels naming probe components count toward max_groups too:
+// a sender can invent any number of node/N.
+func TestComponentLabelsBounded(t *testing.T) {
+	d := New(Options{AlertMaxGroups: 5})
+	var alerts, resolved []Alert
+	for i := range 50 {
+		a := firingAlert("NodeBad", map[string]string{"component": fmt.Sprintf("node/%d", 1000+i)}, t0, ClassOperational)
+		alerts = append(alerts, a)
+		r := firingAlert("NodeBlip", map[string]string{"component": fmt.Sprintf("node/%d", 2000+i)}, t0, ClassOperational)
+		resolved = append(resolved, resolvedCopy(r, t0.Add(time.Second)))
+	}
+	d.ObserveAlerts(alerts, t0)
+	if out := d.Evaluate(t0); len(out) != 6 {
+		t.Fatalf("50 node components: %d anomalies, want 5 + 1 overflow", len(out))
+	}
+	d.ObserveAlerts(resolved, t0.Add(time.Second))
+	// 5 groups of their own; the rest join the open overflow anomaly.
+	if out := d.Evaluate(t0.Add(time.Second)); len(out) > 6 {
+		t.Fatalf("50 resolved node components: %d anomalies, want at most 5 + 1 overflow", len(out))
+	}
+}
