@@ -146,7 +146,7 @@ func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	nowMs := toMs(now.UTC())
-	ch := AlertChanges{MaxFiring: d.o.AlertMaxFiring, prune: nowMs - recentKeep.Milliseconds()}
+	ch := AlertChanges{MaxFiring: d.o.AlertMaxFiring}
 	orphans := len(d.orphans)
 	for i := range alerts {
 		a := normalizeAlert(alerts[i])
@@ -239,7 +239,6 @@ type AlertChanges struct {
 
 	firing, ended []alertRow
 	orphans       *string // the pending orphan list, when it changed
-	prune         int64   // resolved rows that ended before this may go
 }
 
 // Err is an *AlertsRejectedError when alerts were refused, else nil.
