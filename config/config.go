@@ -59,6 +59,7 @@ type Config struct {
 	Auth           Auth           `yaml:"auth"`
 	Web            Web            `yaml:"web"`
 	Cluster        Cluster        `yaml:"cluster"`
+	Alerts         Alerts         `yaml:"alerts"`
 }
 
 // Storage says where incidents are kept.
@@ -221,6 +222,23 @@ type Auth struct {
 	WebhookToken  promconfig.Secret `yaml:"-"`
 }
 
+// Alerts bounds what the Alertmanager webhook receiver keeps.
+type Alerts struct {
+	// MaxFiring is how many firing alerts nymwatch holds at once; a POST
+	// bringing new firing alerts beyond it is answered 429 for those.
+	MaxFiring int `yaml:"max_firing"`
+	// MaxGroups is how many alert groups (alertname or component label)
+	// get an anomaly of their own; alerts of further groups share one
+	// anomaly per class.
+	MaxGroups int `yaml:"max_groups"`
+}
+
+// Default alert bounds: see docs/alertmanager-webhook.md for the sizing.
+const (
+	DefaultAlertsMaxFiring = 5000
+	DefaultAlertsMaxGroups = 50
+)
+
 // Web tunes links and the web console.
 type Web struct {
 	// ExternalURL is the URL humans reach nymwatch at, used in page links.
@@ -355,6 +373,7 @@ func Default() *Config {
 			OutboxMaxAge: 24 * time.Hour,
 		},
 		Cluster: Cluster{Quorum: 1, PullInterval: 30 * time.Second, PullTimeout: 5 * time.Second},
+		Alerts:  Alerts{MaxFiring: DefaultAlertsMaxFiring, MaxGroups: DefaultAlertsMaxGroups},
 	}
 }
 

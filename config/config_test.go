@@ -467,7 +467,7 @@ func TestParseValid(t *testing.T) {
 			}
 		}},
 		{"postgres kv dsn", "storage:\n  driver: postgres\n  dsn: host=/run/postgresql dbname=nymwatch passfile=/x\n", nil},
-		{"listen on all interfaces", "listen: \":9478\"\n", func(t *testing.T, c *Config) {
+		{"listen on all interfaces", "listen: \":9478\"\nauth:\n  webhook_token_file: tok\n", func(t *testing.T, c *Config) {
 			if c.Listen != ":9478" {
 				t.Errorf("listen = %q", c.Listen)
 			}

@@ -147,6 +147,7 @@ func (v *validator) validate(c *Config) {
 		}
 	}
 	v.cluster(&c.Cluster)
+	v.alerts(c)
 }
 
 func (v *validator) listen(key, addr string) {

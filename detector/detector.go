@@ -46,7 +46,9 @@ type Detector struct {
 	retired []Anomaly
 	// seen: the targets' latest observations as the holds need them,
 	// taken at the start of each Evaluate.
-	seen seenState
+	seen        seenState
+	alertGroups map[string]int   // component → firing alerts in it (alerts.go)
+	groupEnds   map[string]int64 // component → latest endsAt of its resolved alerts
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -104,6 +106,8 @@ func (d *Detector) reset() {
 	d.clusterStart = 0
 	d.minority = nil
 	d.status = ClusterStatus{}
+	d.alertGroups = map[string]int{}
+	d.groupEnds = map[string]int64{}
 }
 
 // Reconfigure changes the thresholds (SIGHUP) and keeps all state: open
@@ -382,54 +386,6 @@ func (d *Detector) markReported(findings map[string]*finding) {
 	for _, ts := range d.targets {
 		ts.Missed = nil
 	}
-}
-
-// orphanAnomalies records resolved alerts never seen firing as anomalies
-// opened and resolved at once. Their ID is derived from component and
-// startsAt, so a re-delivery after a restart upserts the same record.
-func (d *Detector) orphanAnomalies(now int64) []Anomaly {
-	var out []Anomaly
-	for i := range d.orphans {
-		st := &d.orphans[i]
-		a := &st.Alert
-		if open := d.anoms[st.Component]; open != nil {
-			// The component is open anyway: keep the alert as evidence.
-			if addEvidence(&open.A, alertContributor(st).Ev) {
-				open.dirty = true
-			}
-			continue
-		}
-		c := alertContributor(st)
-		first := toMs(a.StartsAt)
-		res := toMs(a.EndsAt)
-		if res < first {
-			res = first
-		}
-		an := Anomaly{
-			ID:           anomalyID(st.Component, first),
-			Component:    st.Component,
-			Class:        a.Class,
-			Architecture: alertArchitecture(a, st.Component, d.o.AlertArchitecture),
-			Title:        alertTitle(a, 1),
-			Reason: joinFrags([]string{
-				"Alertmanager alert " + quoteName(a.Name()) + " arrived already resolved",
-				classWhy(a.Class, "alert "+c.Ev.Detail),
-			}),
-			Source:     "alertmanager",
-			Affected:   []string{c.ID},
-			Evidence:   []Evidence{c.Ev},
-			Labels:     cloneMap(a.Labels),
-			FirstSeen:  fromMs(first),
-			DetectedAt: fromMs(now),
-			ResolvedAt: fromMs(res),
-		}
-		d.o.Metrics.transition(an.Class, "opened")
-		d.o.Metrics.delay(&an)
-		d.o.Metrics.transition(an.Class, "resolved")
-		out = append(out, an)
-	}
-	d.orphans = nil
-	return out
 }
 
 // anomalyID is stable for an anomaly's life: its component and its

@@ -572,7 +572,7 @@ func TestRestartMidOutageKeepsIDAndFirstSeen(t *testing.T) {
 	h := newHarness(t, Options{}, targets)
 	h.rounds(2, allUp)
 	h.rounds(4, outage)
-	h.d.ObserveAlerts([]Alert{{Status: AlertFiring, Labels: map[string]string{"alertname": "Held"},
+	held := h.d.ObserveAlerts([]Alert{{Status: AlertFiring, Labels: map[string]string{"alertname": "Held"},
 		StartsAt: t0, Class: ClassInternal, ClassSource: "label"}}, h.at)
 	h.eval(h.at)
 	before := h.d.Open()
@@ -588,6 +588,9 @@ func TestRestartMidOutageKeepsIDAndFirstSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := NewStateStore(db).Save(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewStateStore(db).SaveAlerts(ctx, held); err != nil { // as the webhook's sink does
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {

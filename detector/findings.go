@@ -501,43 +501,6 @@ func (d *Detector) serviceFinding(g *groupAgg, now int64) *finding {
 	return f
 }
 
-// alertFindings adds firing alerts to their components' findings.
-func (d *Detector) alertFindings(out map[string]*finding, frozen bool) {
-	byComp := map[string][]*alertState{}
-	for _, st := range sortedAlertStates(d.alerts) {
-		byComp[st.Component] = append(byComp[st.Component], st)
-	}
-	for comp, as := range byComp {
-		if frozen && !strings.HasPrefix(comp, alertPrefix) {
-			continue
-		}
-		f := out[comp]
-		if f == nil {
-			f = &finding{Component: comp, Kind: componentKind(comp), Class: ClassInternal, Source: "alertmanager",
-				Arch: alertArchitecture(&as[0].Alert, comp, d.o.AlertArchitecture), Title: alertTitle(&as[0].Alert, len(as))}
-			out[comp] = f
-		}
-		probeClass, hadProbe := f.Class, len(f.Contribs) > 0
-		var names []string
-		whys := map[Class][]string{}
-		for _, st := range as {
-			c := alertContributor(st)
-			f.Contribs = append(f.Contribs, c)
-			f.Class = maxClass(f.Class, st.Alert.Class)
-			names = append(names, quoteName(st.Alert.Name()))
-			whys[st.Alert.Class] = append(whys[st.Alert.Class], classWhy(st.Alert.Class,
-				"alert "+quoteName(st.Alert.Name())+" classified by "+classSourceText(st.Alert.ClassSource)))
-		}
-		f.Frags = append(f.Frags, fmt.Sprintf("Alertmanager: %d alert(s) firing: %s", len(as), strings.Join(dedup(names), ", ")))
-		if !hadProbe || rank(f.Class) > rank(probeClass) {
-			f.Why = dedup(whys[f.Class]) // the alerts decide the class
-		} else {
-			f.Why = append(f.Why, dedup(whys[f.Class])...)
-		}
-		f.Labels = commonLabels(as)
-	}
-}
-
 func classSourceText(src string) string {
 	switch src {
 	case "label":

@@ -16,6 +16,7 @@ type Metrics struct {
 	delaySeconds    prometheus.Histogram
 	webhookAlerts   *prometheus.CounterVec
 	webhookRequests *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
 }
 
 var (
@@ -26,7 +27,10 @@ var (
 	// Webhook alert results: accepted firing / resolved alerts, alerts in a
 	// rejected payload, alerts the sink failed to store.
 	webhookResults = []string{"firing", "resolved", "invalid", "sink_error"}
-	webhookCodes   = []int{200, 400, 401, 405, 413, 415, 503}
+	webhookCodes   = []int{200, 400, 401, 405, 413, 415, 429, 503}
+	// Why alerts were not kept: over alerts.max_firing (429), or in a
+	// malformed payload (400).
+	rejectReasons = []string{"max_firing", "invalid"}
 )
 
 // NewMetrics registers the metrics with reg.
@@ -54,6 +58,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "nymwatch_webhook_requests_total",
 			Help: "Alertmanager webhook requests, by HTTP status code.",
 		}, []string{"code"}),
+		rejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "nymwatch_alerts_rejected_total",
+			Help: "Alertmanager alerts not kept, by reason (max_firing: over alerts.max_firing, answered 429; invalid: in a malformed payload, answered 400).",
+		}, []string{"reason"}),
+	}
+	for _, r := range rejectReasons {
+		m.rejected.WithLabelValues(r)
 	}
 	for _, c := range allClasses {
 		for _, k := range componentKinds {
@@ -115,4 +126,11 @@ func (m *Metrics) webhookAlert(result string, n int) {
 		return
 	}
 	m.webhookAlerts.WithLabelValues(result).Add(float64(n))
+}
+
+func (m *Metrics) alertsRejected(reason string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.rejected.WithLabelValues(reason).Add(float64(n))
 }

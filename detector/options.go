@@ -95,6 +95,12 @@ type Options struct {
 	// anomaly becomes disclosable is background, not counted in its
 	// first_seen (classification.promotion_lookback). Default 30m.
 	PromotionLookback time.Duration
+	// AlertMaxFiring bounds the firing Alertmanager alerts held (new ones
+	// beyond it are rejected; security alerts have a reserve of a tenth
+	// more). AlertMaxGroups bounds the alert groups with an anomaly of their
+	// own; further groups share one anomaly per class. Defaults 5000, 50.
+	AlertMaxFiring int
+	AlertMaxGroups int
 }
 
 // Defaults of Options, exported for documentation and config.
@@ -232,5 +238,13 @@ func (o Options) withDefaults() Options {
 	}
 	o.Cluster = o.Cluster.withDefaults()
 	posd(&o.PromotionLookback, DefaultPromotionLookback)
+	pos(&o.AlertMaxFiring, DefaultAlertMaxFiring)
+	pos(&o.AlertMaxGroups, DefaultAlertMaxGroups)
 	return o
 }
+
+// Alert bounds' defaults (config alerts.max_firing, alerts.max_groups).
+const (
+	DefaultAlertMaxFiring = 5000
+	DefaultAlertMaxGroups = 50
+)

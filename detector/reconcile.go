@@ -243,11 +243,7 @@ func (d *Detector) leave(component, id string, ci contribInfo, now int64) (int64
 	}
 	switch {
 	case strings.HasPrefix(id, alertPrefix):
-		fp := strings.TrimPrefix(id, alertPrefix)
-		if end, ok := d.alertEnds[fp]; ok {
-			return end, leftRecovered
-		}
-		return 0, leftAlert
+		return d.alertLeave(component, id, ci)
 	case strings.HasPrefix(id, degradeKey):
 		if c := d.comps[component]; c != nil && !c.Degraded && c.DegResolvedAt >= ci.Since {
 			return c.DegResolvedAt, leftRecovered

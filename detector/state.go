@@ -100,16 +100,8 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 		}
 		s.components = append(s.components, compRow{Component: comp, State: b})
 	}
-	for fp, st := range d.alerts {
-		b, err := json.Marshal(st)
-		if err != nil {
-			return Snapshot{}, fmt.Errorf("detector: encode alert %s: %w", fp, err)
-		}
-		s.alerts = append(s.alerts, alertRow{Fingerprint: fp, Component: st.Component, StartsAt: toMs(st.Alert.StartsAt), State: b})
-	}
-	for fp, end := range d.alertEnds {
-		s.alerts = append(s.alerts, alertRow{Fingerprint: fp, EndsAt: end, State: []byte("{}")})
-	}
+	// Alerts are not in the snapshot: each POST saves its own rows
+	// (SaveAlerts), so a snapshot costs the same with 0 or 5,000 held.
 	put := func(k string, v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -121,7 +113,7 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 	s.meta[metaVersion] = strconv.Itoa(snapshotVersion)
 	s.meta[metaSavedAt] = strconv.FormatInt(toMs(s.SavedAt), 10)
 	if err := errors.Join(put(metaVantage, d.vantage), put(metaLastIDs, d.lastIDs), put(metaDirectory, d.directory),
-		put(metaRecent, d.recent), put(metaOrphans, d.orphans)); err != nil {
+		put(metaOrphans, d.orphans)); err != nil {
 		return Snapshot{}, err
 	}
 	if len(d.peers) > 0 {
@@ -181,7 +173,15 @@ func (d *Detector) Restore(s Snapshot) error {
 	}
 	for _, r := range s.alerts {
 		if r.EndsAt != 0 {
+			// A resolved alert: remembered so that a late copy stays a
+			// duplicate (its key when the row says when it started).
 			n.alertEnds[r.Fingerprint] = r.EndsAt
+			if r.Component != "" {
+				n.groupEnds[r.Component] = max(n.groupEnds[r.Component], r.EndsAt)
+			}
+			if r.StartsAt != 0 {
+				n.recent[r.Fingerprint+"@"+strconv.FormatInt(r.StartsAt, 10)] = r.EndsAt
+			}
 			continue
 		}
 		st := &alertState{}
@@ -189,6 +189,7 @@ func (d *Detector) Restore(s Snapshot) error {
 			return fmt.Errorf("detector: decode alert %s: %w", r.Fingerprint, err)
 		}
 		n.alerts[r.Fingerprint] = st
+		n.alertGroups[st.Component]++
 	}
 	get := func(k string, v any) error {
 		raw, ok := s.meta[k]
@@ -201,9 +202,17 @@ func (d *Detector) Restore(s Snapshot) error {
 		return nil
 	}
 	peers := map[string]*peerState{}
+	// metaRecent is read for state saved before alerts had their own rows.
+	recent := n.recent
 	if err := errors.Join(get(metaVantage, &n.vantage), get(metaLastIDs, &n.lastIDs), get(metaDirectory, &n.directory),
 		get(metaRecent, &n.recent), get(metaOrphans, &n.orphans), get(metaPeers, &peers)); err != nil {
 		return err
+	}
+	if n.recent == nil {
+		n.recent = map[string]int64{}
+	}
+	for k, v := range recent {
+		n.recent[k] = v
 	}
 	if n.lastIDs == nil {
 		n.lastIDs = map[string]string{}
@@ -215,6 +224,7 @@ func (d *Detector) Restore(s Snapshot) error {
 	defer d.mu.Unlock()
 	d.targets, d.comps, d.anoms, d.lastIDs = n.targets, n.comps, n.anoms, n.lastIDs
 	d.alerts, d.alertEnds, d.recent, d.orphans = n.alerts, n.alertEnds, n.recent, n.orphans
+	d.alertGroups, d.groupEnds = n.alertGroups, n.groupEnds
 	d.vantage, d.directory, d.holds = n.vantage, n.directory, n.holds
 	// Peers' link state survives; their views are pulled again, and until
 	// they arrive the restored quorum state stands (warm-up).
@@ -238,7 +248,13 @@ func NewStateStore(db *store.DB) *StateStore { return &StateStore{db: db} }
 // Save replaces the stored state with s in one transaction.
 func (s *StateStore) Save(ctx context.Context, snap Snapshot) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, t := range []string{"detector_targets", "detector_anomalies", "detector_components", "detector_alerts", "detector_meta"} {
+		// detector_alerts is written by SaveAlerts, row by row; here only
+		// resolved alerts past their retention go.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM detector_alerts WHERE ends_at_ms < ?`,
+			toMs(snap.SavedAt)-recentKeep.Milliseconds()); err != nil {
+			return fmt.Errorf("prune alerts: %w", err)
+		}
+		for _, t := range []string{"detector_targets", "detector_anomalies", "detector_components", "detector_meta"} {
 			// Table names are constants of this package.
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return fmt.Errorf("clear %s: %w", t, err)
@@ -268,13 +284,6 @@ func (s *StateStore) Save(ctx context.Context, snap Snapshot) error {
 				return fmt.Errorf("insert component %s: %w", r.Component, err)
 			}
 		}
-		for _, r := range snap.alerts {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_alerts
-				(fingerprint, component, starts_at_ms, ends_at_ms, state) VALUES (?, ?, ?, ?, ?)`,
-				r.Fingerprint, r.Component, r.StartsAt, nullMs(r.EndsAt), string(r.State)); err != nil {
-				return fmt.Errorf("insert alert %s: %w", r.Fingerprint, err)
-			}
-		}
 		for k, v := range snap.meta {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_meta (key, value) VALUES (?, ?)`, k, v); err != nil {
 				return fmt.Errorf("insert meta %s: %w", k, err)
@@ -284,6 +293,61 @@ func (s *StateStore) Save(ctx context.Context, snap Snapshot) error {
 	})
 	if err != nil {
 		return fmt.Errorf("detector: save state: %w", err)
+	}
+	return nil
+}
+
+// SaveAlerts persists what one ObserveAlerts changed, in one transaction:
+// an upsert per alert of the POST, nothing else, so a POST costs what is
+// in it. Rows are guarded by startsAt, so a late or retried copy never
+// undoes a newer firing or resolution.
+func (s *StateStore) SaveAlerts(ctx context.Context, ch AlertChanges) error {
+	if len(ch.firing) == 0 && len(ch.ended) == 0 && ch.orphans == nil {
+		return nil
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if len(ch.firing) > 0 {
+			st, err := tx.PrepareContext(ctx, `INSERT INTO detector_alerts
+				(fingerprint, component, starts_at_ms, ends_at_ms, state) VALUES (?, ?, ?, NULL, ?)
+				ON CONFLICT (fingerprint) DO UPDATE SET component = excluded.component,
+					starts_at_ms = excluded.starts_at_ms, ends_at_ms = NULL, state = excluded.state
+				WHERE detector_alerts.ends_at_ms IS NULL OR detector_alerts.starts_at_ms < excluded.starts_at_ms`)
+			if err != nil {
+				return fmt.Errorf("prepare firing alerts: %w", err)
+			}
+			defer st.Close()
+			for _, r := range ch.firing {
+				if _, err := st.ExecContext(ctx, r.Fingerprint, r.Component, r.StartsAt, string(r.State)); err != nil {
+					return fmt.Errorf("upsert alert %s: %w", r.Fingerprint, err)
+				}
+			}
+		}
+		if len(ch.ended) > 0 {
+			st, err := tx.PrepareContext(ctx, `INSERT INTO detector_alerts
+				(fingerprint, component, starts_at_ms, ends_at_ms, state) VALUES (?, ?, ?, ?, '{}')
+				ON CONFLICT (fingerprint) DO UPDATE SET component = excluded.component,
+					starts_at_ms = excluded.starts_at_ms, ends_at_ms = excluded.ends_at_ms, state = '{}'
+				WHERE detector_alerts.starts_at_ms <= excluded.starts_at_ms`)
+			if err != nil {
+				return fmt.Errorf("prepare resolved alerts: %w", err)
+			}
+			defer st.Close()
+			for _, r := range ch.ended {
+				if _, err := st.ExecContext(ctx, r.Fingerprint, r.Component, r.StartsAt, r.EndsAt); err != nil {
+					return fmt.Errorf("upsert resolved alert %s: %w", r.Fingerprint, err)
+				}
+			}
+		}
+		if ch.orphans != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_meta (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaOrphans, *ch.orphans); err != nil {
+				return fmt.Errorf("save orphan alerts: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("detector: save alerts: %w", err)
 	}
 	return nil
 }
@@ -322,8 +386,13 @@ func (s *StateStore) load(ctx context.Context, snap *Snapshot) error {
 	if err := closeRows(rows); err != nil {
 		return err
 	}
-	if len(snap.meta) == 0 {
-		snap.meta = nil
+	if _, ok := snap.meta[metaVersion]; !ok {
+		// Nothing snapshotted yet, but SaveAlerts may have written alert
+		// rows (and pending orphans): they are of this version.
+		snap.version = snapshotVersion
+		if len(snap.meta) == 0 {
+			snap.meta = nil
+		}
 	} else {
 		v, err := strconv.Atoi(snap.meta[metaVersion])
 		if err != nil {

@@ -3,6 +3,7 @@ package detector
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -45,7 +48,8 @@ type WebhookAlert struct {
 // WebhookOptions configure NewWebhookHandler.
 type WebhookOptions struct {
 	// Token, if non-empty, is the bearer token Alertmanager must send
-	// (auth.webhook_token_file). Compared in constant time; never logged.
+	// (auth.webhook_token_file). The handler keeps only its SHA-256 digest
+	// and compares digests in constant time; never logged.
 	Token []byte
 	// MaxBodyBytes bounds a request body. Default 1 MiB; larger gets 413.
 	MaxBodyBytes int64
@@ -75,6 +79,13 @@ const (
 	maxLabels      = 128
 	maxLabelLen    = 4096
 	maxFingerprint = 128
+	// An alert's labels are its identity: beyond this total it is refused.
+	// Its annotations are description: kept up to this total, the values
+	// clipped (nymwatch shows summary/description/message, clipped too).
+	// So each held alert costs at most ~12 KiB, whatever the body limit.
+	maxLabelBytes      = 8192
+	maxAnnotationBytes = 4096
+	maxAnnotationLen   = 1024
 )
 
 // errBadPayload marks a payload error (400): Alertmanager does not retry 4xx.
@@ -83,8 +94,9 @@ var errBadPayload = errors.New("bad payload")
 // NewWebhookHandler returns the Alertmanager webhook receiver for
 // POST /api/v1/alertmanager. Codes: 200 after the sink stored the alerts;
 // 400 malformed payload (not retried by Alertmanager); 401 bad or missing
-// token; 405 not POST; 413 body too large; 415 non-JSON content type; 503
-// the sink failed (Alertmanager retries 5xx).
+// token; 405 not POST; 413 body too large; 415 non-JSON content type; 429
+// some new firing alerts refused over alerts.max_firing (the rest stored);
+// 503 the sink failed (Alertmanager retries 5xx).
 func NewWebhookHandler(opts WebhookOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultWebhookMaxBody
@@ -98,10 +110,20 @@ func NewWebhookHandler(opts WebhookOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &webhook{o: opts}
+	h := &webhook{o: opts}
+	if tok := bytes.TrimSpace(opts.Token); len(tok) > 0 {
+		h.tokenSet, h.tokenSum = true, sha256.Sum256(tok)
+	}
+	h.o.Token = nil // only the digest is kept
+	return h
 }
 
-type webhook struct{ o WebhookOptions }
+type webhook struct {
+	o        WebhookOptions
+	tokenSet bool
+	tokenSum [sha256.Size]byte
+	logs     logLimiter // rejections are logged at most once a minute per reason
+}
 
 func (h *webhook) reply(w http.ResponseWriter, code int, body any) {
 	h.o.Metrics.webhookRequest(code)
@@ -121,7 +143,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
 		return
 	}
-	if len(h.o.Token) > 0 && !h.authorized(r) {
+	if h.tokenSet && !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
 		h.fail(w, http.StatusUnauthorized, "missing or invalid bearer token")
 		return
@@ -146,7 +168,11 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	alerts, msg, err := decodeWebhook(body, now, h.o.Classify, h.o.DefaultClass)
 	if err != nil {
 		h.o.Metrics.webhookAlert("invalid", max(countAlerts(msg), 1))
-		h.o.Logger.Warn("rejected alertmanager webhook payload", "err", err, "remote", r.RemoteAddr)
+		h.o.Metrics.alertsRejected("invalid", max(countAlerts(msg), 1))
+		if n, ok := h.logs.allow("invalid", max(countAlerts(msg), 1), now); ok {
+			h.o.Logger.Warn("rejected alertmanager webhook payload", "err", err, "remote", r.RemoteAddr,
+				"rejected_alerts_since_last_log", n)
+		}
 		h.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -155,7 +181,20 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusServiceUnavailable, "no alert sink configured")
 		return
 	}
-	if err := h.o.Sink(r.Context(), alerts, now); err != nil {
+	err = h.o.Sink(r.Context(), alerts, now)
+	if rej, ok := errors.AsType[*AlertsRejectedError](err); ok {
+		var resolved int
+		for i := range alerts {
+			if alerts[i].Resolved() {
+				resolved++
+			}
+		}
+		h.o.Metrics.webhookAlert("firing", len(alerts)-resolved-len(rej.Rejected))
+		h.o.Metrics.webhookAlert("resolved", resolved)
+		h.tooMany(w, r, rej, msg.Receiver)
+		return
+	}
+	if err != nil {
 		h.o.Metrics.webhookAlert("sink_error", len(alerts))
 		h.o.Logger.Error("storing alertmanager alerts failed; alertmanager will retry", "err", err,
 			"alerts", len(alerts), "receiver", msg.Receiver)
@@ -182,6 +221,68 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, http.StatusOK, map[string]any{"status": "success", "alerts": len(alerts)})
 }
 
+// AlertsRejectedError is what a Sink returns when it stored some alerts
+// and refused others over a limit: the handler answers 429 and counts them.
+type AlertsRejectedError struct {
+	Rejected []Alert
+	Accepted int
+	Limit    int // alerts.max_firing
+}
+
+func (e *AlertsRejectedError) Error() string {
+	return fmt.Sprintf("%d new firing alert(s) refused: nymwatch already holds alerts.max_firing = %d firing alerts (%d of this request accepted)",
+		len(e.Rejected), e.Limit, e.Accepted)
+}
+
+// tooMany answers a POST some of whose alerts were refused over the limit.
+// Alertmanager's webhook notifier does not retry a 4xx at once: the
+// notification counts as failed (alertmanager_notifications_failed_total,
+// its log shows this body) and the group is sent again, whole, at its
+// next group_interval. The alerts accepted now are upserted again then;
+// the refused ones get in once others have resolved.
+func (h *webhook) tooMany(w http.ResponseWriter, r *http.Request, e *AlertsRejectedError, receiver string) {
+	n := len(e.Rejected)
+	h.o.Metrics.alertsRejected("max_firing", n)
+	if total, ok := h.logs.allow("max_firing", n, h.o.Now()); ok {
+		var names bounded
+		for i := range e.Rejected {
+			names.add(quoteName(e.Rejected[i].Name()))
+		}
+		h.o.Logger.Warn("refused new firing alerts over alerts.max_firing; alertmanager sends them again at its next group_interval",
+			"rejected", n, "rejected_since_last_log", total, "accepted", e.Accepted, "max_firing", e.Limit,
+			"alertnames", names.String(), "receiver", clip(receiver, maxNameLen), "remote", r.RemoteAddr)
+	}
+	h.reply(w, http.StatusTooManyRequests, map[string]any{
+		"status": "error", "error": e.Error() + "; resolve or silence alerts, or raise alerts.max_firing",
+		"max_firing": e.Limit, "accepted": e.Accepted, "rejected": n,
+	})
+}
+
+// logLimiter lets one log line per reason through per minute, with the
+// count of what happened since the last line.
+type logLimiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	n    map[string]int
+}
+
+const logEvery = time.Minute
+
+func (l *logLimiter) allow(reason string, n int, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.n = map[string]time.Time{}, map[string]int{}
+	}
+	l.n[reason] += n
+	if t, ok := l.last[reason]; ok && now.Sub(t) < logEvery && !now.Before(t) {
+		return 0, false
+	}
+	total := l.n[reason]
+	l.last[reason], l.n[reason] = now, 0
+	return total, true
+}
+
 func countAlerts(m *WebhookMessage) int {
 	if m == nil {
 		return 0
@@ -195,7 +296,10 @@ func (h *webhook) authorized(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), h.o.Token) == 1
+	// Comparing fixed-size digests leaks neither the token nor its length
+	// (as operator auth does in disclosure/auth.go).
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
 }
 
 // decodeWebhook parses and validates one payload and classifies its alerts.
@@ -259,6 +363,9 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 			return Alert{}, fmt.Errorf("label %q: empty name or longer than %d bytes", clip(k, 64), maxLabelLen)
 		}
 	}
+	if n := mapBytes(wa.Labels); n > maxLabelBytes {
+		return Alert{}, fmt.Errorf("labels total %d bytes, more than %d", n, maxLabelBytes)
+	}
 	if wa.StartsAt.IsZero() {
 		return Alert{}, errors.New("startsAt is missing")
 	}
@@ -284,7 +391,7 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 		Fingerprint:  strings.TrimSpace(wa.Fingerprint),
 		Status:       wa.Status,
 		Labels:       cloneMap(wa.Labels),
-		Annotations:  cloneMap(wa.Annotations),
+		Annotations:  boundAnnotations(wa.Annotations),
 		StartsAt:     fromMs(toMs(wa.StartsAt.UTC())),
 		EndsAt:       fromMs(toMs(wa.EndsAt.UTC())),
 		GeneratorURL: clip(wa.GeneratorURL, maxLabelLen),
@@ -295,6 +402,49 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 	}
 	a.Class, a.ClassSource = ClassifyAlert(a.Labels, classify, def)
 	return a, nil
+}
+
+func mapBytes(m map[string]string) int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// boundAnnotations keeps summary, description and message first, then the
+// others by name, each value clipped, until maxAnnotationBytes.
+func boundAnnotations(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	prio := map[string]int{"summary": 0, "description": 1, "message": 2}
+	sort.Slice(keys, func(i, j int) bool {
+		pi, oki := prio[keys[i]]
+		pj, okj := prio[keys[j]]
+		switch {
+		case oki && okj:
+			return pi < pj
+		case oki != okj:
+			return oki
+		}
+		return keys[i] < keys[j]
+	})
+	out := make(map[string]string, len(m))
+	n := 0
+	for _, k := range keys {
+		v := clip(m[k], maxAnnotationLen)
+		if len(k) > maxNameLen || n+len(k)+len(v) > maxAnnotationBytes {
+			continue
+		}
+		out[k] = v
+		n += len(k) + len(v)
+	}
+	return out
 }
 
 // ClassifyAlert: the `class` label (security|operational|internal) wins;

@@ -590,11 +590,19 @@ func (d *daemon) persist(ctx context.Context) error {
 	return nil
 }
 
-// storeAlerts is the webhook's sink: alerts are durable (in the detector
-// snapshot) before Alertmanager gets its 200, then evaluated at once.
+// storeAlerts is the webhook's sink: the POST's alerts are durable (their
+// own rows, not a snapshot of everything held) before Alertmanager gets
+// its answer, then evaluated at once. saveMu orders these writes with the
+// periodic snapshot, so the stored rows follow the detector's order. Alerts
+// over alerts.max_firing come back as an *AlertsRejectedError (429).
 func (d *daemon) storeAlerts(ctx context.Context, alerts []detector.Alert, at time.Time) error {
-	d.det.ObserveAlerts(alerts, at)
-	if err := d.persist(ctx); err != nil {
+	d.saveMu.Lock()
+	ch := d.det.ObserveAlerts(alerts, at)
+	sctx, cancel := context.WithTimeout(ctx, jobTimeout)
+	err := d.state.SaveAlerts(sctx, ch)
+	cancel()
+	d.saveMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if d.evalJob != nil {
@@ -602,7 +610,7 @@ func (d *daemon) storeAlerts(ctx context.Context, alerts []detector.Alert, at ti
 			d.log.Debug("immediate evaluation not started", "err", err)
 		}
 	}
-	return nil
+	return ch.Err()
 }
 
 // healthy is the watchdog's check: the probe scheduler and the evaluation

@@ -44,6 +44,8 @@ func detectorOptions(cfg *config.Config) detector.Options {
 		VantageNetworkFailureRatio: c.Vantage.NetworkFailureRatio,
 		Cluster:                    cluster.DetectorOptions(cfg),
 		PromotionLookback:          c.PromotionLookback,
+		AlertMaxFiring:             cfg.Alerts.MaxFiring,
+		AlertMaxGroups:             cfg.Alerts.MaxGroups,
 	}
 }
 
