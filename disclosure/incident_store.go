@@ -63,6 +63,11 @@ type incidentRow struct {
 	SupersededBy   string
 	// overrides maps a report field name to a human's text.
 	overrides map[string]string
+	// PageRound, PagingSince and SecurityUnackSince: see migration
+	// 0006_security_paging.sql.
+	PageRound          int
+	PagingSince        time.Time
+	SecurityUnackSince time.Time
 }
 
 func incidentColumns() string {
@@ -74,6 +79,7 @@ func incidentColumns() string {
 	for _, f := range reportFields() {
 		cols = append(cols, f.column)
 	}
+	cols = append(cols, "page_round", "paging_since", "security_unacknowledged_since")
 	return strings.Join(cols, ", ")
 }
 
@@ -96,6 +102,8 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	for i := range over {
 		dest = append(dest, &over[i])
 	}
+	var pagingSince, unack sql.NullInt64
+	dest = append(dest, &r.PageRound, &pagingSince, &unack)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -114,6 +122,8 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	r.UpdatedAt = store.FromMillis(updated)
 	r.DismissReason = dismiss.String
 	r.SupersededBy = superseded.String
+	r.PagingSince = store.FromNullMillis(pagingSince)
+	r.SecurityUnackSince = store.FromNullMillis(unack)
 	r.overrides = map[string]string{}
 	for i, f := range fields {
 		if over[i].Valid {
@@ -236,6 +246,7 @@ func (r *incidentRow) incident(ms []*member, withReport bool) *Incident {
 		AcknowledgedAt: r.AcknowledgedAt, ResolvedAt: r.ResolvedAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		DismissReason: r.DismissReason, SupersededBy: r.SupersededBy,
+		PageRound: r.PageRound, PagingSince: r.PagingSince, SecurityUnacknowledgedSince: r.SecurityUnackSince,
 	}
 	// A human's title is used by the generated summary too.
 	if t, ok := r.overrides["title"]; ok {
@@ -339,10 +350,13 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Incident, 
 	return out, nil
 }
 
-// PendingDrafts lists the drafts still waiting for a human, oldest first
-// (DraftSource, for re-sending pages and escalation).
+// PendingDrafts lists the incidents still waiting for a human, oldest
+// first (DraftSource, for re-sending pages and escalation): drafts, and
+// confirmed incidents whose security change is not acknowledged yet.
 func (s *Store) PendingDrafts(ctx context.Context) ([]Subject, error) {
-	incs, err := s.query(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE state = ? ORDER BY created_at, id", string(StateDraft))
+	incs, err := s.query(ctx, "SELECT "+incidentColumns()+` FROM incidents
+		WHERE state = ? OR (state = ? AND security_unacknowledged_since IS NOT NULL) ORDER BY created_at, id`,
+		string(StateDraft), string(StateConfirmed))
 	if err != nil {
 		return nil, fmt.Errorf("pending drafts: %w", err)
 	}

@@ -296,7 +296,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 	}
 	sets := map[string]map[string]string{}
 	if s.Class != "internal" {
-		st := o.plan.state(pagerCreatedAt(s, now), now.UTC())
+		st := o.plan.state(pagerOrigin(s, now), now.UTC())
 		for _, sev := range escalationSeverities(s.Class, st.level) {
 			l := pagerLabels(s, sev)
 			sets[pagerFingerprint(l)] = l
@@ -347,17 +347,17 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 	if len(o.pagers) == 0 || len(pages) == 0 {
 		return nil
 	}
-	const cols = `page_key, pager, pager_kind, incident_id, fingerprint, resolved, payload, next_attempt_ms, created_ms`
+	const cols = `page_key, pager, pager_kind, incident_id, fingerprint, resolved, payload, next_attempt_ms, created_ms, round`
 	firing, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		SELECT ?, ?, ?, ?, ?, 0, ?, ?, ?
-		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = ? AND pager = ? AND resolved = 1)
+		SELECT ?, ?, ?, ?, ?, 0, ?, ?, ?, ?
+		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = ? AND pager = ? AND resolved = 1 AND round = ?)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer firing.Close()
 	ending, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
@@ -389,9 +389,10 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 		fp := pagerFingerprint(p.Labels)
 		for _, pg := range o.pagers {
 			if p.Resolved {
-				_, err = ending.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms)
+				_, err = ending.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.Round)
 			} else {
-				_, err = firing.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.IncidentID, pg.name)
+				_, err = firing.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.Round,
+					p.IncidentID, pg.name, p.Round)
 				if err == nil {
 					_, err = inherit.ExecContext(ctx, p.Key, pg.name)
 				}
@@ -470,7 +471,9 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 	}
 	var pages []Page
 	for _, s := range drafts {
-		if outboxCheckSubject(s) != nil || s.Class == "internal" || (s.State != "" && s.State != "draft") {
+		// A confirmed incident is listed while its security change waits
+		// for acknowledgement.
+		if outboxCheckSubject(s) != nil || s.Class == "internal" || (s.State != "" && s.State != "draft" && s.State != "confirmed") {
 			continue
 		}
 		pages = append(pages, o.escalationFiringPages(s, now)...)
@@ -482,11 +485,14 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 }
 
 // outboxSupersededSQL: a pending firing row whose incident has an end page
-// for the same pager, or whose alert has a newer pending row, need not be
-// sent: the later row carries everything it would.
-const outboxSupersededSQL = `r.done_ms IS NULL AND r.resolved = 0 AND (
-	EXISTS (SELECT 1 FROM page_outbox e WHERE e.incident_id = r.incident_id AND e.pager = r.pager AND e.resolved = 1)
-	OR EXISTS (SELECT 1 FROM page_outbox n WHERE n.pager = r.pager AND n.fingerprint = r.fingerprint AND n.done_ms IS NULL AND n.id > r.id))`
+// of the same round for the same pager, or whose alert has a newer pending
+// row, need not be sent: the later row carries everything it would. Any
+// pending row (an end page included) of an alert that a later paging round
+// fires again is stale: sending it late would end the new alert.
+const outboxSupersededSQL = `r.done_ms IS NULL AND ((r.resolved = 0 AND (
+	EXISTS (SELECT 1 FROM page_outbox e WHERE e.incident_id = r.incident_id AND e.pager = r.pager AND e.resolved = 1 AND e.round = r.round)
+	OR EXISTS (SELECT 1 FROM page_outbox n WHERE n.pager = r.pager AND n.fingerprint = r.fingerprint AND n.done_ms IS NULL AND n.id > r.id)))
+	OR EXISTS (SELECT 1 FROM page_outbox l WHERE l.pager = r.pager AND l.fingerprint = r.fingerprint AND l.round > r.round))`
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
@@ -626,8 +632,9 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	defer cancel()
 	ms := store.Millis(now)
 
-	if !r.resolved {
-		// Ended (or re-sent) since this tick's supersede pass?
+	{
+		// Ended, re-sent or paged in a later round since this tick's
+		// supersede pass?
 		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
 			WHERE r.id = ? AND `+outboxSupersededSQL, ms, r.id)
 		if err != nil {

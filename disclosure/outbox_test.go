@@ -255,7 +255,7 @@ func outboxTestSubject(id string, created time.Time) Subject {
 		Component: "entry-gateways", Architecture: "decentralized",
 		Title:     "Entry gateways unreachable",
 		Summary:   "30% of entry gateways stopped accepting connections.",
-		FirstSeen: created.Add(-2 * time.Minute), DetectedAt: created.Add(-time.Minute), CreatedAt: created,
+		FirstSeen: created.Add(-2 * time.Minute), DetectedAt: created, CreatedAt: created.Add(time.Second),
 	}
 }
 
