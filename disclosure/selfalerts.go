@@ -242,7 +242,7 @@ func (s *SelfAlerts) blindPage(now, since time.Time, msg string, ended bool) Pag
 		Key:    "self/blind",
 		Labels: s.labels(BlindAlertName, PagerSeverityWarning),
 		Annot: map[string]string{
-			"summary": "nymwatch " + msg,
+			"summary":     "nymwatch " + msg,
 			"description": msg + ". No target can reach the quorum: failures are recorded as unconfirmed and nothing is paged for disclosure until enough vantage points report again. Check the other vantage points (nymwatch_cluster_* metrics, the log) and the network between them.",
 		},
 		StartsAt:  since,
