@@ -111,6 +111,10 @@ type daemon struct {
 	saveMu  sync.Mutex
 
 	m daemonMetrics
+
+	// self keeps the alerts about nymwatch itself (watchdog, monitoring
+	// blind) in Alertmanager, apart from the outbox.
+	self *disclosure.SelfAlerts
 }
 
 type daemonMetrics struct {
@@ -345,6 +349,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("page outbox: %w", err)
 	}
+	d.self = newSelfAlerts(cfg, pagers, d.reg, d.log)
 	d.svc, err = disclosure.NewService(ctx, disclosure.ServiceOptions{
 		DB:             d.shared,
 		Pages:          d.outbox,
@@ -434,6 +439,11 @@ func (d *daemon) startJobs(cfg *config.Config) error {
 	if _, err = d.jobs.NewJob(gocron.DurationJob(outboxEvery),
 		gocron.NewTask(d.tickOutbox), single, gocron.WithName("outbox")); err != nil {
 		return fmt.Errorf("outbox job: %w", err)
+	}
+	// Its own job: an unreachable Alertmanager must not slow incident pages.
+	if _, err = d.jobs.NewJob(gocron.DurationJob(outboxEvery),
+		gocron.NewTask(d.tickSelfAlerts), single, gocron.WithName("self-alerts")); err != nil {
+		return fmt.Errorf("self-alerts job: %w", err)
 	}
 	// Pulling peers' views is a no-op without peers; the job always exists
 	// so that a reload can add peers.
