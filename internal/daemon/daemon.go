@@ -592,6 +592,7 @@ func (d *daemon) persist(ctx context.Context) error {
 // storeAlerts is the webhook's sink: alerts are durable (in the detector
 // snapshot) before Alertmanager gets its 200, then evaluated at once.
 func (d *daemon) storeAlerts(ctx context.Context, alerts []detector.Alert, at time.Time) error {
+	alerts = d.withoutOwnAlerts(alerts)
 	d.det.ObserveAlerts(alerts, at)
 	if err := d.persist(ctx); err != nil {
 		return err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nymwatch/nymwatch/config"
+	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
 )
 
@@ -45,4 +47,23 @@ func (d *daemon) tickSelfAlerts(ctx context.Context) {
 	if err := d.self.Tick(tctx, time.Now().UTC(), st); err != nil && ctx.Err() == nil {
 		d.log.Debug("alerts about nymwatch itself not all delivered", "err", err)
 	}
+}
+
+// withoutOwnAlerts drops nymwatch's own alerts coming back through the
+// webhook (a route that sends everything to nymwatch): the watchdog and the
+// blind alert never create an incident, and a page must not become an
+// incident about itself.
+func (d *daemon) withoutOwnAlerts(alerts []detector.Alert) []detector.Alert {
+	n := len(alerts)
+	alerts = slices.DeleteFunc(alerts, func(a detector.Alert) bool {
+		switch a.Name() {
+		case disclosure.WatchdogAlertName, disclosure.BlindAlertName, disclosure.PagerAlertName:
+			return true
+		}
+		return false
+	})
+	if dropped := n - len(alerts); dropped > 0 {
+		d.log.Debug("ignored nymwatch's own alerts received through the webhook", "count", dropped)
+	}
+	return alerts
 }
