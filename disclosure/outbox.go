@@ -492,7 +492,8 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 const outboxSupersededSQL = `r.done_ms IS NULL AND ((r.resolved = 0 AND (
 	EXISTS (SELECT 1 FROM page_outbox e WHERE e.incident_id = r.incident_id AND e.pager = r.pager AND e.resolved = 1 AND e.round = r.round)
 	OR EXISTS (SELECT 1 FROM page_outbox n WHERE n.pager = r.pager AND n.fingerprint = r.fingerprint AND n.done_ms IS NULL AND n.id > r.id)))
-	OR EXISTS (SELECT 1 FROM page_outbox l WHERE l.pager = r.pager AND l.fingerprint = r.fingerprint AND l.round > r.round))`
+	OR EXISTS (SELECT 1 FROM page_outbox l WHERE l.incident_id = r.incident_id AND l.pager = r.pager
+		AND l.fingerprint = r.fingerprint AND l.round > r.round))`
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'

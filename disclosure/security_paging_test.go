@@ -303,3 +303,44 @@ func TestEscalationCountsFromDetectedAt(t *testing.T) {
 		t.Errorf("not escalated 15m after detected_at: %v", e.pager.keys())
 	}
 }
+
+// TestOutboxLaterRoundSupersedesStaleEnd: an end page of an earlier paging
+// round still waiting (its receiver failed) is not sent after the incident
+// is paged again in a new round with the same labels: sent late, it would
+// end the new alert.
+func TestOutboxLaterRoundSupersedesStaleEnd(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk testBackend) {
+		p := &outboxTestPager{name: "am"}
+		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		s := outboxTestSubject("INC-1", outboxT0)
+		s.Class = "security"
+		e.opened(s, outboxT0)
+		e.tick(outboxT0)
+		p.setFail(&PagerError{Reason: PagerReasonHTTP5xx, msg: "503"})
+		s.State = "dismissed"
+		e.ended(s, outboxT0.Add(time.Second))
+		e.tick(outboxT0.Add(time.Second))
+		end := "INC-1/end/" + pagerFingerprint(pagerLabels(s, PagerSeverityCritical))
+		if r := e.row(end, "am"); r.outcome != "" || r.attempts != 1 {
+			t.Fatalf("end row %+v, want pending after one failure", r)
+		}
+
+		// Reopened in round 1: the same label set fires again.
+		s.State, s.Round, s.PagingSince = "draft", 1, outboxT0.Add(time.Minute)
+		e.opened(s, outboxT0.Add(time.Minute))
+		e.drafts.set(s)
+		p.setFail(nil)
+		e.tick(outboxT0.Add(time.Hour))
+		if r := e.row(end, "am"); r.outcome != "superseded" {
+			t.Errorf("stale end page of round 0: outcome %q, want superseded", r.outcome)
+		}
+		for _, pg := range p.pages() {
+			if pg.Resolved {
+				t.Errorf("stale end page delivered after the new round fired: %s", pg.Key)
+			}
+		}
+		if !slices.ContainsFunc(p.pages(), func(pg Page) bool { return strings.HasPrefix(pg.Key, "INC-1/r1/") && !pg.Resolved }) {
+			t.Errorf("round 1 not paged: %v", p.keys())
+		}
+	})
+}
