@@ -376,8 +376,8 @@ func (s *Store) Report(ctx context.Context, id string) (string, error) {
 	return RenderMarkdown(inc), nil
 }
 
-// counts returns the number of incidents per (class, state) and the
-// creation time of the oldest draft (zero if none), for the metrics.
+// counts returns the number of incidents per (class, state) and since when
+// the oldest draft waits (zero if none), for the metrics.
 func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error) {
 	r := dbConn(s.db, s.db.R)
 	rows, err := r.QueryContext(ctx, "SELECT class, state, count(*) FROM incidents GROUP BY class, state")
@@ -398,7 +398,9 @@ func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error
 		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
 	}
 	var oldest sql.NullInt64
-	if err := r.QueryRowContext(ctx, "SELECT min(created_at) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
+	// Waiting since it became disclosable (or was reopened), not since the
+	// row was created: a draft promoted from an internal record is new.
+	if err := r.QueryRowContext(ctx, "SELECT min(coalesce(paging_since, detected_at)) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
 		return nil, time.Time{}, fmt.Errorf("oldest draft: %w", err)
 	}
 	return counts, store.FromNullMillis(oldest), nil

@@ -344,3 +344,19 @@ func TestOutboxLaterRoundSupersedesStaleEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestDraftAgeCountsFromDetectedAt: the oldest-draft gauge of a draft
+// promoted from an hours-old internal record starts at the promotion.
+func TestDraftAgeCountsFromDetectedAt(t *testing.T) {
+	e := newIncEnv(t)
+	a := incGateways("entry_gateways", detector.ClassInternal, incAt(0), 100, 1)
+	e.apply(t, a, incAt(time.Minute))
+	promoted := incAt(5 * time.Hour)
+	a = incGateways("entry_gateways", detector.ClassOperational, incAt(0), 100, 3)
+	a.Promotions = []detector.Promotion{{At: promoted, From: detector.ClassInternal, To: detector.ClassOperational, Reason: "threshold crossed"}}
+	e.apply(t, a, promoted.Add(time.Second))
+	e.clock.Set(promoted.Add(10 * time.Second))
+	if got := e.svc.metrics.oldestDraftAge(); got != 10 {
+		t.Errorf("nymwatch_draft_oldest_age_seconds = %v, want 10 (since detected_at)", got)
+	}
+}
