@@ -202,6 +202,9 @@ type AlertmanagerPager struct {
 	URLs           []string      `yaml:"urls" redact:"url"`
 	ResendInterval time.Duration `yaml:"resend_interval"`
 	Timeout        time.Duration `yaml:"timeout"`
+	// Watchdog keeps the always-firing NymwatchWatchdog alert (a dead man's
+	// switch) in every configured Alertmanager; default true.
+	Watchdog bool `yaml:"watchdog"`
 }
 
 // WebhookPager sends pages to a generic webhook.
@@ -368,6 +371,7 @@ func Default() *Config {
 			Alertmanager: AlertmanagerPager{
 				ResendInterval: time.Minute,
 				Timeout:        10 * time.Second,
+				Watchdog:       true,
 			},
 			Escalation:   []time.Duration{15 * time.Minute, time.Hour},
 			OutboxMaxAge: 24 * time.Hour,

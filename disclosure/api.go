@@ -38,7 +38,9 @@ type APIOptions struct {
 //	GET   /api/v1/incidents[?state=S&class=C&limit=N]  {"incidents":[…]} newest first
 //	GET   /api/v1/incidents/{id}                       incident with report, anomalies, audit
 //	GET   /api/v1/incidents/{id}/report.md             Markdown report (text/markdown)
-//	POST  /api/v1/incidents/{id}/confirm               bearer token
+//	POST  /api/v1/incidents/{id}/confirm               bearer token; on a confirmed incident whose
+//	                                                   security change is unacknowledged
+//	                                                   (security_unacknowledged_since set), acknowledges it
 //	POST  /api/v1/incidents/{id}/dismiss               bearer token; {"reason":"…"} or form reason=…
 //	POST  /api/v1/incidents/{id}/resolve               bearer token
 //	PATCH /api/v1/incidents/{id}                       bearer token; {"field":"text"|null, …}

@@ -186,10 +186,16 @@ func pagerStartsAt(s Subject, now time.Time) time.Time {
 	return now.UTC()
 }
 
-// pagerCreatedAt is when the draft was opened: the origin of the resend and
-// escalation schedule.
-func pagerCreatedAt(s Subject, now time.Time) time.Time {
-	for _, t := range []time.Time{s.CreatedAt, s.DetectedAt, s.FirstSeen} {
+// pagerOrigin is the origin of the resend and escalation schedule: when the
+// incident became disclosable (detected_at), or when its current paging
+// round began (a reopened incident, a confirmed one's unacknowledged
+// security change). Never an internal record's creation: a draft promoted
+// from one must not start out "escalated, pending 4h59m" (issue 10.6).
+func pagerOrigin(s Subject, now time.Time) time.Time {
+	if !s.PagingSince.IsZero() {
+		return s.PagingSince.UTC()
+	}
+	for _, t := range []time.Time{s.DetectedAt, s.CreatedAt, s.FirstSeen} {
 		if !t.IsZero() {
 			return t.UTC()
 		}
@@ -207,7 +213,7 @@ func pagerCreatedAt(s Subject, now time.Time) time.Time {
 //	<id>/dayend/<YYYY-MM-DD>     pending within DayEndWarning of that day's end
 func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
 	now = now.UTC()
-	created := pagerCreatedAt(s, now)
+	created := pagerOrigin(s, now)
 	st := o.plan.state(created, now)
 	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
 	top := escalationSeverity(s.Class, st.level)
@@ -220,9 +226,10 @@ func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
 			StartsAt:   pagerStartsAt(s, now),
 			EndsAt:     now.Add(o.plan.lifetime),
 			CreatedAt:  now,
+			Round:      s.Round,
 		}
 	}
-	id := s.IncidentID
+	id := pagerKeyBase(s)
 	var pages []Page
 	// Re-sends first: when a re-send and an escalation of the same label set
 	// are queued together, the newer row (the escalation, whose key says
@@ -266,7 +273,12 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 		d.WriteString(strings.TrimSpace(s.Summary))
 		d.WriteString("\n\n")
 	}
-	fmt.Fprintf(&d, "Draft %s incident %s", class, s.IncidentID)
+	confirmed := s.State == "confirmed"
+	if confirmed {
+		fmt.Fprintf(&d, "Confirmed incident %s turned %s", s.IncidentID, class)
+	} else {
+		fmt.Fprintf(&d, "Draft %s incident %s", class, s.IncidentID)
+	}
 	if s.Component != "" {
 		fmt.Fprintf(&d, " (%s", s.Component)
 		if s.Architecture != "" {
@@ -274,8 +286,13 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 		}
 		d.WriteString(")")
 	}
-	fmt.Fprintf(&d, " waits for a human to confirm or dismiss its public disclosure. Users first affected %s; draft opened %s, pending %s.",
-		pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+	if confirmed {
+		fmt.Fprintf(&d, ": the security change waits for a human to acknowledge it (confirm the incident again) and to update its public disclosure. Users first affected %s; security change since %s, pending %s.",
+			pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+	} else {
+		fmt.Fprintf(&d, " waits for a human to confirm or dismiss its public disclosure. Users first affected %s; disclosable since %s, pending %s.",
+			pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+	}
 	d.WriteString(" Policy: security and operational incidents are disclosed immediately, operational ones the same UTC day.")
 	if st.escalations > 0 {
 		fmt.Fprintf(&d, " Escalated: no decision after %s.", st.age.Truncate(time.Minute))
@@ -292,8 +309,12 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 	if incidentURL != "" {
 		fmt.Fprintf(&d, " Decide at %s", incidentURL)
 	}
+	summary := fmt.Sprintf("Draft %s incident awaits a disclosure decision (%s): %s", class, sev, title)
+	if confirmed {
+		summary = fmt.Sprintf("Confirmed incident turned %s, awaits acknowledgement (%s): %s", class, sev, title)
+	}
 	a := map[string]string{
-		"summary":     fmt.Sprintf("Draft %s incident awaits a disclosure decision (%s): %s", class, sev, title),
+		"summary":     summary,
 		"description": d.String(),
 	}
 	if incidentURL != "" {
@@ -329,7 +350,7 @@ func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time
 		startsAt = now // Alertmanager rejects endsAt before startsAt
 	}
 	return Page{
-		Key:        s.IncidentID + "/end/" + pagerFingerprint(labels),
+		Key:        pagerKeyBase(s) + "/end/" + pagerFingerprint(labels),
 		IncidentID: s.IncidentID,
 		Labels:     labels,
 		Annot:      a,
@@ -337,5 +358,16 @@ func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time
 		EndsAt:     now,
 		Resolved:   true,
 		CreatedAt:  now,
+		Round:      s.Round,
 	}
+}
+
+// pagerKeyBase prefixes an incident's page keys: the incident id in round
+// 0, "<id>/r<n>" in later rounds, so a reopened incident's pages are new
+// pages and not duplicates of the ended ones.
+func pagerKeyBase(s Subject) string {
+	if s.Round > 0 {
+		return s.IncidentID + "/r" + strconv.Itoa(s.Round)
+	}
+	return s.IncidentID
 }

@@ -149,6 +149,15 @@ type Incident struct {
 	Report Report
 	Edited []string
 
+	// PageRound and PagingSince: the current paging round and when it
+	// began (zero: round 0, paged from DetectedAt).
+	PageRound   int
+	PagingSince time.Time
+	// SecurityUnacknowledgedSince is set while a confirmed incident's
+	// security change waits for a human's acknowledgement (confirm); it is
+	// paged until then.
+	SecurityUnacknowledgedSince time.Time
+
 	// Anomalies and Audit are loaded by Get, not by List.
 	Anomalies []IncidentAnomaly
 	Audit     []AuditEntry
@@ -184,6 +193,8 @@ func (inc *Incident) Subject() Subject {
 		DetectedAt:   inc.DetectedAt,
 		CreatedAt:    inc.CreatedAt,
 		ResolvedAt:   inc.ResolvedAt,
+		PagingSince:  inc.PagingSince,
+		Round:        inc.PageRound,
 	}
 }
 
@@ -247,6 +258,9 @@ type incidentJSON struct {
 	ReportUnfilled *[]string      `json:"report_unfilled,omitempty"`
 	Anomalies      *[]anomalyJSON `json:"anomalies,omitempty"`
 	Audit          *[]auditJSON   `json:"audit,omitempty"`
+	// SecurityUnacknowledgedSince: a confirmed incident's security change
+	// waits for acknowledgement (POST .../confirm) since then; null otherwise.
+	SecurityUnacknowledgedSince jsonTime `json:"security_unacknowledged_since"`
 }
 
 type evidenceJSON struct {
@@ -321,6 +335,8 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 		UpdatedAt:      jsonTime(inc.UpdatedAt),
 		DismissReason:  inc.DismissReason,
 		SupersededBy:   inc.SupersededBy,
+
+		SecurityUnacknowledgedSince: jsonTime(inc.SecurityUnacknowledgedSince),
 	}
 	if !full {
 		return j

@@ -63,6 +63,11 @@ type incidentRow struct {
 	SupersededBy   string
 	// overrides maps a report field name to a human's text.
 	overrides map[string]string
+	// PageRound, PagingSince and SecurityUnackSince: see migration
+	// 0006_security_paging.sql.
+	PageRound          int
+	PagingSince        time.Time
+	SecurityUnackSince time.Time
 }
 
 func incidentColumns() string {
@@ -74,6 +79,7 @@ func incidentColumns() string {
 	for _, f := range reportFields() {
 		cols = append(cols, f.column)
 	}
+	cols = append(cols, "page_round", "paging_since", "security_unacknowledged_since")
 	return strings.Join(cols, ", ")
 }
 
@@ -96,6 +102,8 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	for i := range over {
 		dest = append(dest, &over[i])
 	}
+	var pagingSince, unack sql.NullInt64
+	dest = append(dest, &r.PageRound, &pagingSince, &unack)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -114,6 +122,8 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	r.UpdatedAt = store.FromMillis(updated)
 	r.DismissReason = dismiss.String
 	r.SupersededBy = superseded.String
+	r.PagingSince = store.FromNullMillis(pagingSince)
+	r.SecurityUnackSince = store.FromNullMillis(unack)
 	r.overrides = map[string]string{}
 	for i, f := range fields {
 		if over[i].Valid {
@@ -236,6 +246,7 @@ func (r *incidentRow) incident(ms []*member, withReport bool) *Incident {
 		AcknowledgedAt: r.AcknowledgedAt, ResolvedAt: r.ResolvedAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		DismissReason: r.DismissReason, SupersededBy: r.SupersededBy,
+		PageRound: r.PageRound, PagingSince: r.PagingSince, SecurityUnacknowledgedSince: r.SecurityUnackSince,
 	}
 	// A human's title is used by the generated summary too.
 	if t, ok := r.overrides["title"]; ok {
@@ -339,10 +350,13 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Incident, 
 	return out, nil
 }
 
-// PendingDrafts lists the drafts still waiting for a human, oldest first
-// (DraftSource, for re-sending pages and escalation).
+// PendingDrafts lists the incidents still waiting for a human, oldest
+// first (DraftSource, for re-sending pages and escalation): drafts, and
+// confirmed incidents whose security change is not acknowledged yet.
 func (s *Store) PendingDrafts(ctx context.Context) ([]Subject, error) {
-	incs, err := s.query(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE state = ? ORDER BY created_at, id", string(StateDraft))
+	incs, err := s.query(ctx, "SELECT "+incidentColumns()+` FROM incidents
+		WHERE state = ? OR (state = ? AND security_unacknowledged_since IS NOT NULL) ORDER BY created_at, id`,
+		string(StateDraft), string(StateConfirmed))
 	if err != nil {
 		return nil, fmt.Errorf("pending drafts: %w", err)
 	}
@@ -362,8 +376,8 @@ func (s *Store) Report(ctx context.Context, id string) (string, error) {
 	return RenderMarkdown(inc), nil
 }
 
-// counts returns the number of incidents per (class, state) and the
-// creation time of the oldest draft (zero if none), for the metrics.
+// counts returns the number of incidents per (class, state) and since when
+// the oldest draft waits (zero if none), for the metrics.
 func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error) {
 	r := dbConn(s.db, s.db.R)
 	rows, err := r.QueryContext(ctx, "SELECT class, state, count(*) FROM incidents GROUP BY class, state")
@@ -384,7 +398,9 @@ func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error
 		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
 	}
 	var oldest sql.NullInt64
-	if err := r.QueryRowContext(ctx, "SELECT min(created_at) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
+	// Waiting since it became disclosable (or was reopened), not since the
+	// row was created: a draft promoted from an internal record is new.
+	if err := r.QueryRowContext(ctx, "SELECT min(coalesce(paging_since, detected_at)) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
 		return nil, time.Time{}, fmt.Errorf("oldest draft: %w", err)
 	}
 	return counts, store.FromNullMillis(oldest), nil

@@ -18,7 +18,7 @@ type incidentMetrics struct {
 
 	now         func() time.Time
 	mu          sync.Mutex
-	oldestDraft time.Time // creation of the oldest waiting draft; zero if none
+	oldestDraft time.Time // since when the oldest draft waits (detected_at or reopening); zero if none
 }
 
 // validPairs are the (class, state) pairs an incident can be in; they are

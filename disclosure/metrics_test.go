@@ -78,15 +78,16 @@ nymwatch_incident_confirmation_delay_seconds_count 0
 		`le="86400"} 0`, `le="86400"} 1`, `le="172800"} 0`, `le="172800"} 1`, `le="+Inf"} 0`, `le="+Inf"} 1`,
 		"_sum 0", "_sum 720", "_count 0", "_count 1",
 	).Replace(noDelays)
-	// The oldest draft is now the one created at +31m: 10 minutes old.
-	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(expect(1, 1, "600", oneDelay)), names...); err != nil {
+	// The oldest draft is now the gateway one, disclosable (detected_at)
+	// since +30m30s and created at +31m: it waits since detected_at, 570s.
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(expect(1, 1, "570", oneDelay)), names...); err != nil {
 		t.Error(err)
 	}
 
 	// The counts are loaded from the database at start.
 	e.reopen(t)
 	e.clock.Set(incAt(41 * time.Minute))
-	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(expect(1, 1, "600", noDelays)), names...); err != nil {
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(expect(1, 1, "570", noDelays)), names...); err != nil {
 		t.Error(err)
 	}
 	problems, err := testutil.GatherAndLint(e.reg)

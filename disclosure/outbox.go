@@ -46,8 +46,9 @@ type OutboxOptions struct {
 	// (default 10s).
 	SendTimeout time.Duration
 	// MinBackoff/MaxBackoff bound the exponential, jittered wait between
-	// attempts of one pager; a Retry-After is honoured up to MaxBackoff
-	// (default 5s / 5m).
+	// attempts of one row (one page to one pager); a Retry-After is
+	// honoured up to MaxBackoff (default 5s / 5m). The schedule is stored
+	// with the row, so a restart keeps it.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// BatchSize caps the rows one pager delivers per tick (default 100).
@@ -88,19 +89,20 @@ type Outbox struct {
 	jitter func(time.Duration) time.Duration
 }
 
+// outboxPager is one receiver. It keeps no backoff of its own: backoff is
+// per row (per incident and pager), so one page that keeps failing never
+// holds back another incident's page (issue 11.1).
 type outboxPager struct {
 	p    Pager
 	name string
 	kind string
-	// Backoff of this pager, touched only by the tick holding o.tick, in
-	// this pager's own goroutine.
-	st *outboxPagerState
 }
 
-type outboxPagerState struct {
-	fails     int       // consecutive transient failures
-	notBefore time.Time // no attempt before this
-}
+// outboxMaxUnreachable: a pass over one pager's due rows ends after this many
+// consecutive network or timeout failures (the receiver itself is
+// unreachable, every other row would wait out the same timeout). Nothing is
+// rescheduled for the rows not tried: they are due again at the next tick.
+const outboxMaxUnreachable = 2
 
 type outboxMetrics struct {
 	leader     prometheus.Gauge
@@ -108,6 +110,7 @@ type outboxMetrics struct {
 	failed     *prometheus.CounterVec
 	superseded *prometheus.CounterVec
 	delay      prometheus.Histogram
+	rejected   *prometheus.CounterVec
 }
 
 var _ Pages = (*Outbox)(nil)
@@ -156,7 +159,7 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		if slices.ContainsFunc(o.pagers, func(x outboxPager) bool { return x.name == name }) {
 			return nil, fmt.Errorf("outbox: pager %q configured twice", name)
 		}
-		op := outboxPager{p: p, name: name, kind: pagerKindOf(p), st: &outboxPagerState{}}
+		op := outboxPager{p: p, name: name, kind: pagerKindOf(p)}
 		o.pagers = append(o.pagers, op)
 		if !slices.Contains(kinds, op.kind) {
 			kinds = append(kinds, op.kind)
@@ -189,6 +192,10 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 			Help:    "Time from enqueueing a page to its delivery.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600},
 		}),
+		rejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "nymwatch_pages_rejected_total",
+			Help: "Pages dropped without retry because the receiver refused them for good (HTTP 4xx other than 408/429, or an undecodable row).",
+		}, []string{"pager_kind"}),
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "nymwatch_pages_queued",
@@ -200,6 +207,7 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 	for _, k := range kinds {
 		o.m.sent.WithLabelValues(k)
 		o.m.superseded.WithLabelValues(k)
+		o.m.rejected.WithLabelValues(k)
 		for _, r := range []string{PagerReasonNetwork, PagerReasonTimeout, PagerReasonHTTP4xx, PagerReasonHTTP5xx, PagerReasonExpired} {
 			o.m.failed.WithLabelValues(k, r)
 		}
@@ -288,7 +296,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 	}
 	sets := map[string]map[string]string{}
 	if s.Class != "internal" {
-		st := o.plan.state(pagerCreatedAt(s, now), now.UTC())
+		st := o.plan.state(pagerOrigin(s, now), now.UTC())
 		for _, sev := range escalationSeverities(s.Class, st.level) {
 			l := pagerLabels(s, sev)
 			sets[pagerFingerprint(l)] = l
@@ -339,22 +347,39 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 	if len(o.pagers) == 0 || len(pages) == 0 {
 		return nil
 	}
-	const cols = `page_key, pager, pager_kind, incident_id, fingerprint, resolved, payload, next_attempt_ms, created_ms`
+	const cols = `page_key, pager, pager_kind, incident_id, fingerprint, resolved, payload, next_attempt_ms, created_ms, round`
 	firing, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		SELECT ?, ?, ?, ?, ?, 0, ?, ?, ?
-		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = ? AND pager = ? AND resolved = 1)
+		SELECT ?, ?, ?, ?, ?, 0, ?, ?, ?, ?
+		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = ? AND pager = ? AND resolved = 1 AND round = ?)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer firing.Close()
 	ending, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer ending.Close()
+	// A re-send replaces the pending row of the same alert (supersede): it
+	// takes over that row's backoff, so a receiver that refuses one alert is
+	// not hit again by every re-send; a new alert (another incident, a higher
+	// severity) starts fresh.
+	const prior = `FROM page_outbox o WHERE o.pager = n.pager AND o.fingerprint = n.fingerprint
+			AND o.done_ms IS NULL AND o.id < n.id AND o.attempts > 0 ORDER BY o.id DESC LIMIT 1`
+	inherit, err := tx.PrepareContext(ctx, `UPDATE page_outbox AS n SET
+		attempts = (SELECT o.attempts `+prior+`),
+		last_error = (SELECT o.last_error `+prior+`),
+		next_attempt_ms = CASE WHEN (SELECT o.next_attempt_ms `+prior+`) > n.next_attempt_ms
+			THEN (SELECT o.next_attempt_ms `+prior+`) ELSE n.next_attempt_ms END
+		WHERE n.page_key = ? AND n.pager = ? AND n.attempts = 0 AND n.done_ms IS NULL
+		AND EXISTS (SELECT 1 `+prior+`)`)
+	if err != nil {
+		return fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	defer inherit.Close()
 	ms := store.Millis(now)
 	for _, p := range pages {
 		payload, err := json.Marshal(p)
@@ -364,9 +389,13 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 		fp := pagerFingerprint(p.Labels)
 		for _, pg := range o.pagers {
 			if p.Resolved {
-				_, err = ending.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms)
+				_, err = ending.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.Round)
 			} else {
-				_, err = firing.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.IncidentID, pg.name)
+				_, err = firing.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.Round,
+					p.IncidentID, pg.name, p.Round)
+				if err == nil {
+					_, err = inherit.ExecContext(ctx, p.Key, pg.name)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("outbox: enqueue %s for %s: %w", p.Key, pg.name, err)
@@ -442,7 +471,9 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 	}
 	var pages []Page
 	for _, s := range drafts {
-		if outboxCheckSubject(s) != nil || s.Class == "internal" || (s.State != "" && s.State != "draft") {
+		// A confirmed incident is listed while its security change waits
+		// for acknowledgement.
+		if outboxCheckSubject(s) != nil || s.Class == "internal" || (s.State != "" && s.State != "draft" && s.State != "confirmed") {
 			continue
 		}
 		pages = append(pages, o.escalationFiringPages(s, now)...)
@@ -454,11 +485,15 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 }
 
 // outboxSupersededSQL: a pending firing row whose incident has an end page
-// for the same pager, or whose alert has a newer pending row, need not be
-// sent: the later row carries everything it would.
-const outboxSupersededSQL = `r.done_ms IS NULL AND r.resolved = 0 AND (
-	EXISTS (SELECT 1 FROM page_outbox e WHERE e.incident_id = r.incident_id AND e.pager = r.pager AND e.resolved = 1)
-	OR EXISTS (SELECT 1 FROM page_outbox n WHERE n.pager = r.pager AND n.fingerprint = r.fingerprint AND n.done_ms IS NULL AND n.id > r.id))`
+// of the same round for the same pager, or whose alert has a newer pending
+// row, need not be sent: the later row carries everything it would. Any
+// pending row (an end page included) of an alert that a later paging round
+// fires again is stale: sending it late would end the new alert.
+const outboxSupersededSQL = `r.done_ms IS NULL AND ((r.resolved = 0 AND (
+	EXISTS (SELECT 1 FROM page_outbox e WHERE e.incident_id = r.incident_id AND e.pager = r.pager AND e.resolved = 1 AND e.round = r.round)
+	OR EXISTS (SELECT 1 FROM page_outbox n WHERE n.pager = r.pager AND n.fingerprint = r.fingerprint AND n.done_ms IS NULL AND n.id > r.id)))
+	OR EXISTS (SELECT 1 FROM page_outbox l WHERE l.incident_id = r.incident_id AND l.pager = r.pager
+		AND l.fingerprint = r.fingerprint AND l.round > r.round))`
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
@@ -527,17 +562,16 @@ func (o *Outbox) deliver(ctx context.Context, now time.Time) error {
 	errs := make([]error, len(o.pagers))
 	var wg sync.WaitGroup
 	for i, pg := range o.pagers {
-		if now.Before(pg.st.notBefore) {
-			continue
-		}
 		wg.Go(func() { errs[i] = o.deliverPager(ctx, pg, now) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// deliverPager sends the due rows of one pager, oldest first, and stops at
-// the first transient failure: the receiver is down, the rest would fail too.
+// deliverPager sends the due rows of one pager, security pages first, then
+// oldest first. A row that fails is rescheduled on its own; the pass goes on
+// with the next row, and ends early only when the receiver looks unreachable
+// (outboxMaxUnreachable network or timeout failures in a row).
 func (o *Outbox) deliverPager(ctx context.Context, pg outboxPager, now time.Time) error {
 	rows, err := o.r.QueryContext(ctx, `SELECT id, page_key, incident_id, resolved, payload, attempts
 		FROM page_outbox WHERE pager = ? AND done_ms IS NULL AND next_attempt_ms <= ?
@@ -558,32 +592,54 @@ func (o *Outbox) deliverPager(ctx context.Context, pg outboxPager, now time.Time
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("outbox: due pages for %s: %w", pg.name, err)
 	}
+	// Security first: with a slow, failing receiver a pass may not reach
+	// every row, and a security page must not wait behind others.
+	slices.SortStableFunc(due, func(a, b outboxRow) int { return outboxRowRank(a) - outboxRowRank(b) })
+	unreachable := 0
+	var errs []error
 	for _, r := range due {
 		if ctx.Err() != nil {
-			return nil
+			break
 		}
-		if done, err := o.deliverRow(ctx, pg, r, now); err != nil || done {
-			return err
+		down, err := o.deliverRow(ctx, pg, r, now)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if !down {
+			unreachable = 0
+			continue
+		}
+		if unreachable++; unreachable >= outboxMaxUnreachable {
+			break
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// deliverRow makes one attempt; stop reports that the pager is failing and
-// its other rows should wait.
-func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, now time.Time) (stop bool, _ error) {
+// outboxRowRank orders a pass: firing security pages, then the rest.
+func outboxRowRank(r outboxRow) int {
+	if !r.resolved && strings.Contains(r.payload, `"class":"security"`) {
+		return 0
+	}
+	return 1
+}
+
+// deliverRow makes one attempt; down reports a network or timeout failure
+// (the receiver looks unreachable).
+func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, now time.Time) (down bool, _ error) {
 	// Bookkeeping survives a shutdown that cancels ctx mid-tick: a page that
 	// went out must be marked, or it goes out again after the restart.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	ms := store.Millis(now)
 
-	if !r.resolved {
-		// Ended (or re-sent) since this tick's supersede pass?
+	{
+		// Ended, re-sent or paged in a later round since this tick's
+		// supersede pass?
 		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
 			WHERE r.id = ? AND `+outboxSupersededSQL, ms, r.id)
 		if err != nil {
-			return true, fmt.Errorf("outbox: supersede %s: %w", r.key, err)
+			return false, fmt.Errorf("outbox: supersede %s: %w", r.key, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			o.m.superseded.WithLabelValues(pg.kind).Inc()
@@ -593,6 +649,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	var p Page
 	if err := json.Unmarshal([]byte(r.payload), &p); err != nil {
 		o.m.failed.WithLabelValues(pg.kind, PagerReasonInvalid).Inc()
+		o.m.rejected.WithLabelValues(pg.kind).Inc()
 		o.log.Error("page dropped: queued payload cannot be decoded", "page", r.key, "pager", pg.name, "err", err)
 		return false, o.finish(bctx, r.id, "rejected", ms, "decode payload: "+err.Error())
 	}
@@ -605,7 +662,6 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	err := pg.p.Send(sctx, p)
 	scancel()
 	if err == nil {
-		*pg.st = outboxPagerState{}
 		o.m.sent.WithLabelValues(pg.kind).Inc()
 		o.m.delay.Observe(max(now.Sub(p.CreatedAt), 0).Seconds())
 		level := slog.LevelInfo
@@ -616,7 +672,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 		return false, o.finish(bctx, r.id, "delivered", ms, "")
 	}
 	if ctx.Err() != nil {
-		return true, nil // shutting down: the attempt does not count
+		return false, nil // shutting down: the attempt does not count
 	}
 	pe, ok := errors.AsType[*PagerError](err)
 	if !ok {
@@ -625,21 +681,21 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	}
 	o.m.failed.WithLabelValues(pg.kind, pe.Reason).Inc()
 	if pe.Permanent {
+		o.m.rejected.WithLabelValues(pg.kind).Inc()
 		o.log.Error("page rejected by the receiver; dropped (a pending draft is re-sent with a new page)",
 			"page", r.key, "pager", pg.name, "reason", pe.Reason, "err", pe.Error())
 		return false, o.finish(bctx, r.id, "rejected", ms, pe.Error())
 	}
-	pg.st.fails++
-	delay := o.backoff(max(r.attempts+1, pg.st.fails), pe.RetryAfter)
+	down = pe.Reason == PagerReasonNetwork || pe.Reason == PagerReasonTimeout
+	delay := o.backoff(r.attempts+1, pe.RetryAfter)
 	next := now.Add(delay)
-	pg.st.notBefore = next
 	o.log.Warn("page delivery failed; will retry",
 		"page", r.key, "pager", pg.name, "reason", pe.Reason, "attempts", r.attempts+1, "retry_in", delay, "err", pe.Error())
 	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_ms = ?
 		WHERE id = ? AND done_ms IS NULL`, pe.Error(), store.Millis(next), r.id); err != nil {
-		return true, fmt.Errorf("outbox: record failure of %s: %w", r.key, err)
+		return down, fmt.Errorf("outbox: record failure of %s: %w", r.key, err)
 	}
-	return true, nil
+	return down, nil
 }
 
 func (o *Outbox) finish(ctx context.Context, id int64, outcome string, ms int64, lastErr string) error {

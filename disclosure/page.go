@@ -21,6 +21,9 @@ type Page struct {
 	EndsAt     time.Time         `json:"ends_at"`     // pushed forward on re-sends; now when a human acts
 	Resolved   bool              `json:"resolved"`    // true when the page ends the alert
 	CreatedAt  time.Time         `json:"created_at"`
+	// Round is the incident's paging round the page belongs to (see
+	// Subject.Round): an end page ends its own round only.
+	Round int `json:"round,omitempty"`
 }
 
 // Subject is what paging needs to know of an incident.
@@ -36,6 +39,14 @@ type Subject struct {
 	DetectedAt   time.Time `json:"detected_at"`
 	CreatedAt    time.Time `json:"created_at"` // when the draft was opened
 	ResolvedAt   time.Time `json:"resolved_at"`
+	// PagingSince, when set, is when the current paging round began (the
+	// incident was reopened, or a confirmed incident's security change
+	// waits for acknowledgement): the origin of resends and escalation
+	// instead of DetectedAt.
+	PagingSince time.Time `json:"paging_since"`
+	// Round numbers the paging rounds of the incident (0 first): an incident
+	// whose page was ended is paged again under new keys in a new round.
+	Round int `json:"round"`
 }
 
 // Pages is the outbox as the incident service sees it. Both methods enqueue

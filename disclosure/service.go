@@ -220,13 +220,19 @@ func (s *Service) applyTx(ctx context.Context, tx conn, a detector.Anomaly, now 
 			return false, err
 		}
 	}
+	turnedSecurity := a.Class == detector.ClassSecurity && old.a.Class != detector.ClassSecurity
+	if turnedSecurity {
+		if err := s.pageSecurity(ctx, tx, row, a, now); err != nil {
+			return false, err
+		}
+	}
 	if before.ResolvedAt.IsZero() && !row.ResolvedAt.IsZero() {
 		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "restored",
 			map[string]any{"resolved_at": FormatTime(row.ResolvedAt)}); err != nil {
 			return false, err
 		}
 	}
-	return row.Class != before.Class, nil
+	return row.Class != before.Class || row.State != before.State, nil
 }
 
 // open creates an incident for one anomaly.
@@ -307,6 +313,11 @@ func (s *Service) join(ctx context.Context, tx conn, target string, a detector.A
 			return false, err
 		}
 	}
+	if a.Class == detector.ClassSecurity {
+		if err := s.pageSecurity(ctx, tx, row, a, now); err != nil {
+			return false, err
+		}
+	}
 	s.log.Info("anomaly joined incident", "incident", target, "anomaly", a.ID, "component", a.Component)
 	return true, nil
 }
@@ -366,6 +377,62 @@ func (s *Service) pageIfRaised(ctx context.Context, tx conn, before, row *incide
 		return fmt.Errorf("page incident %s: %w", row.ID, err)
 	}
 	s.log.Info("draft incident reclassified and paged again", "incident", row.ID, "from", before.Class, "to", row.Class)
+	return nil
+}
+
+// pageSecurity makes sure a security anomaly that joined row, or that one
+// of row's anomalies turned into, pages at the top severity whatever state
+// the incident is in (issue 10.1):
+//   - a draft already pages (pageIfRaised paged it again if its class rose);
+//   - a confirmed incident stays confirmed, records the unacknowledged
+//     security change and is paged in a new round until a human
+//     acknowledges it (confirm);
+//   - a dismissed or resolved incident goes back to draft, audited as
+//     reopened with the reason, and is paged in a new round.
+func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a detector.Anomaly, now time.Time) error {
+	detail := map[string]any{"anomaly_id": a.ID, "component": a.Component, "reason": "turned security: " + a.Reason}
+	switch row.State {
+	case StateConfirmed:
+		if !row.SecurityUnackSince.IsZero() {
+			return nil // already paging until acknowledged
+		}
+		row.SecurityUnackSince = now
+		detail["state"] = row.State
+		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "security_unacknowledged", detail); err != nil {
+			return err
+		}
+	case StateDismissed, StateResolved:
+		detail["from"], detail["to"] = row.State, StateDraft
+		if row.DismissReason != "" {
+			detail["dismiss_reason"] = row.DismissReason
+		}
+		row.State = StateDraft
+		row.DismissReason = ""
+		// Open again: resolved_at is set anew once all anomalies recover.
+		row.ResolvedAt = time.Time{}
+		if err := s.rederive(ctx, tx, row, now); err != nil {
+			return err
+		}
+		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "reopened", detail); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	row.PageRound++
+	row.PagingSince = now
+	row.UpdatedAt = now
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, dismiss_reason = ?, resolved_at = ?, page_round = ?,
+		paging_since = ?, security_unacknowledged_since = ?, updated_at = ? WHERE id = ?`,
+		string(row.State), nullString(row.DismissReason), store.NullMillis(row.ResolvedAt), row.PageRound,
+		store.NullMillis(row.PagingSince), store.NullMillis(row.SecurityUnackSince), store.Millis(now), row.ID); err != nil {
+		return fmt.Errorf("update incident %s: %w", row.ID, err)
+	}
+	inc := row.incident(nil, false)
+	if err := s.pages.Opened(ctx, tx.tx, inc.Subject(), now); err != nil {
+		return fmt.Errorf("page incident %s: %w", row.ID, err)
+	}
+	s.log.Warn("security change paged", "incident", row.ID, "state", row.State, "anomaly", a.ID, "round", row.PageRound)
 	return nil
 }
 
@@ -717,11 +784,16 @@ func pastTense(action string) string { return strings.TrimSuffix(action, "e") + 
 func (s *Service) transition(ctx context.Context, id, action, reason string, actor Actor, now time.Time) (*Incident, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	var firstSeen time.Time
+	var acked bool
 	err := s.db.Tx(ctx, func(sqlTx *sql.Tx) error {
 		tx := writeConn(s.db, sqlTx)
 		row, err := loadRow(ctx, tx, id)
 		if err != nil {
 			return err
+		}
+		if action == "confirm" && row.State == StateConfirmed && !row.SecurityUnackSince.IsZero() {
+			acked = true
+			return s.acknowledgeSecurity(ctx, tx, row, actor, now)
 		}
 		to, err := checkTransition(id, row.State, action)
 		if err != nil {
@@ -755,6 +827,10 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 		if err := writeAudit(ctx, tx, id, now, actor, pastTense(action), detail); err != nil {
 			return err
 		}
+		if action == "resolve" && !row.SecurityUnackSince.IsZero() {
+			// Resolving is a human's answer to the security change too.
+			return s.acknowledgeSecurity(ctx, tx, row, actor, now)
+		}
 		if action != "resolve" {
 			inc := row.incident(nil, false)
 			if err := s.pages.Ended(ctx, tx.tx, inc.Subject(), now); err != nil {
@@ -767,12 +843,37 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 	if err != nil {
 		return nil, err
 	}
+	if acked && action == "confirm" {
+		s.log.Info("security change acknowledged", "incident", id, "actor", actor.Name, "remote_addr", actor.RemoteAddr)
+		return s.store.Get(ctx, id)
+	}
 	if action == "confirm" {
 		s.metrics.confirmDelay.Observe(max(now.Sub(firstSeen), 0).Seconds())
 	}
 	s.log.Info("incident "+pastTense(action), "incident", id, "actor", actor.Name, "remote_addr", actor.RemoteAddr)
 	s.refreshMetricsLogged(ctx)
 	return s.store.Get(ctx, id)
+}
+
+// acknowledgeSecurity records that a human acknowledged a confirmed
+// incident's security change and ends its page.
+func (s *Service) acknowledgeSecurity(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time) error {
+	since := row.SecurityUnackSince
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET security_unacknowledged_since = NULL, updated_at = ? WHERE id = ?`,
+		store.Millis(now), row.ID); err != nil {
+		return fmt.Errorf("update incident %s: %w", row.ID, err)
+	}
+	if err := writeAudit(ctx, tx, row.ID, now, actor, "security_acknowledged", map[string]any{
+		"state": row.State, "since": FormatTime(since),
+	}); err != nil {
+		return err
+	}
+	row.SecurityUnackSince = time.Time{}
+	inc := row.incident(nil, false)
+	if err := s.pages.Ended(ctx, tx.tx, inc.Subject(), now); err != nil {
+		return fmt.Errorf("end page of %s: %w", row.ID, err)
+	}
+	return nil
 }
 
 // Edit sets report fields (names from ReportFieldNames). A nil value drops

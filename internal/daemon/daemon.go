@@ -115,6 +115,10 @@ type daemon struct {
 	maint        *disclosure.Maintenance // maintenance windows (in the shared store)
 	maintErrLast time.Time               // last logged failure to read them (rate limit)
 	maintActive  prometheus.Gauge        // nymwatch_maintenance_windows_active
+
+	// self keeps the alerts about nymwatch itself (watchdog, monitoring
+	// blind) in Alertmanager, apart from the outbox.
+	self *disclosure.SelfAlerts
 }
 
 type daemonMetrics struct {
@@ -350,6 +354,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("page outbox: %w", err)
 	}
+	d.self = newSelfAlerts(cfg, pagers, d.reg, d.log)
 	d.svc, err = disclosure.NewService(ctx, disclosure.ServiceOptions{
 		DB:             d.shared,
 		Pages:          d.outbox,
@@ -444,6 +449,11 @@ func (d *daemon) startJobs(cfg *config.Config) error {
 	if _, err = d.jobs.NewJob(gocron.DurationJob(outboxEvery),
 		gocron.NewTask(d.tickOutbox), single, gocron.WithName("outbox")); err != nil {
 		return fmt.Errorf("outbox job: %w", err)
+	}
+	// Its own job: an unreachable Alertmanager must not slow incident pages.
+	if _, err = d.jobs.NewJob(gocron.DurationJob(outboxEvery),
+		gocron.NewTask(d.tickSelfAlerts), single, gocron.WithName("self-alerts")); err != nil {
+		return fmt.Errorf("self-alerts job: %w", err)
 	}
 	// Pulling peers' views is a no-op without peers; the job always exists
 	// so that a reload can add peers.
@@ -596,6 +606,7 @@ func (d *daemon) persist(ctx context.Context) error {
 // periodic snapshot, so the stored rows follow the detector's order. Alerts
 // over alerts.max_firing come back as an *AlertsRejectedError (429).
 func (d *daemon) storeAlerts(ctx context.Context, alerts []detector.Alert, at time.Time) error {
+	alerts = d.withoutOwnAlerts(alerts)
 	d.saveMu.Lock()
 	ch := d.det.ObserveAlerts(alerts, at)
 	sctx, cancel := context.WithTimeout(ctx, jobTimeout)

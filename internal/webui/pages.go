@@ -261,6 +261,9 @@ type incidentView struct {
 	CanResolve bool
 	Reason     string // the dismiss reason typed before an error
 	ReasonErr  string
+	// CanAcknowledge: a confirmed incident turned security and is paged
+	// until a human acknowledges (POST confirm).
+	CanAcknowledge bool
 }
 
 // maxEvidenceRows bounds the evidence rows shown per anomaly; the JSON API
@@ -301,6 +304,7 @@ func (u *UI) showIncident(w http.ResponseWriter, r *http.Request, status int, id
 	v.CanConfirm = inc.State == disclosure.StateDraft
 	v.CanDismiss = inc.State == disclosure.StateDraft
 	v.CanResolve = inc.State == disclosure.StateConfirmed
+	v.CanAcknowledge = inc.State == disclosure.StateConfirmed && !inc.SecurityUnacknowledgedSince.IsZero()
 
 	unfilled := map[string]bool{}
 	for _, f := range inc.Report.Unfilled() {
