@@ -16,6 +16,7 @@ type Metrics struct {
 	delaySeconds    prometheus.Histogram
 	webhookAlerts   *prometheus.CounterVec
 	webhookRequests *prometheus.CounterVec
+	targets         *targetsCollector // nymwatch_targets, see targets_collector.go
 }
 
 var (
@@ -68,6 +69,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, c := range webhookCodes {
 		m.webhookRequests.WithLabelValues(strconv.Itoa(c))
+	}
+	m.targets = newTargetsCollector()
+	if reg != nil {
+		reg.MustRegister(m.targets)
 	}
 	return m
 }
