@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,18 +19,15 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
-	"github.com/prometheus/client_golang/prometheus"
-	promconfig "github.com/prometheus/common/config"
 
-	"github.com/nymwatch/nymwatch/config"
-	"github.com/nymwatch/nymwatch/internal/daemon"
+	"github.com/nymwatch/nymwatch/internal/daemontest"
 	"github.com/nymwatch/nymwatch/internal/simnet"
 )
 
 const (
-	specOperatorToken = "openapi-operator-token-0123456789"
-	specWebhookToken  = "openapi-webhook-token-0123456789"
-	specClusterToken  = "openapi-cluster-token-0123456789"
+	specOperatorToken = daemontest.OperatorToken
+	specWebhookToken  = daemontest.WebhookToken
+	specClusterToken  = daemontest.ClusterToken
 )
 
 // TestMain teaches the validator that a Markdown body is text (it knows
@@ -176,85 +170,10 @@ func (s *specChecker) expect(want int, c call) []byte {
 	return body
 }
 
-// waitFor polls cond (each poll validated like any call) until it holds.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		select {
-		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatal("test context ended")
-		}
-	}
-}
-
 type listedIncident struct {
 	ID           string `json:"id"`
 	State        string `json:"state"`
 	Architecture string `json:"architecture"`
-}
-
-// startDaemon runs the real daemon in-process against a simulated Nym
-// network and returns its base URL and the network.
-func startDaemon(t *testing.T) (string, *simnet.Network) {
-	t.Helper()
-	if _, err := simnet.RaiseFDLimit(); err != nil {
-		t.Logf("open-files limit: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	network, err := simnet.New(simnet.Options{EntryGateways: 4, ExitGateways: 10, Mixnodes: [3]int{2, 2, 2}, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := network.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	cfg := config.Default()
-	cfg.Storage.Path = filepath.Join(t.TempDir(), "nymwatch.db")
-	cfg.Network.NymAPIURL = network.NymAPIURL()
-	cfg.Network.RefreshInterval = 5 * time.Second
-	cfg.Probes.Interval = time.Second
-	cfg.Probes.Timeout = 500 * time.Millisecond
-	cfg.Probes.FailureThreshold = 2
-	cfg.Probes.RecoveryThreshold = 2
-	cfg.Services = []config.Service{{Name: "nym-api", URL: network.NymAPIURL(), Kind: config.ServiceKindNymAPI, LatencyThreshold: 500 * time.Millisecond}}
-	cfg.ControlTargets = network.ControlURLs()
-	cfg.Auth.OperatorToken = promconfig.Secret(specOperatorToken)
-	cfg.Auth.WebhookToken = promconfig.Secret(specWebhookToken)
-	cfg.Cluster.Token = promconfig.Secret(specClusterToken)
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Config:   cfg,
-			Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-			Registry: prometheus.NewRegistry(),
-			Getenv:   func(string) string { return "" },
-			Listener: ln,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon stopped with an error: %v", err)
-		}
-		network.Close()
-	})
-	return "http://" + ln.Addr().String(), network
 }
 
 // TestOpenAPIDescribesRunningDaemon exercises every operation of
@@ -265,23 +184,23 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 		t.Skip("runs the daemon against a simulated network")
 	}
 	doc := loadSpec(t)
-	base, network := startDaemon(t)
-	s := newSpecChecker(t, doc, base)
+	d := daemontest.Start(t, simnet.Options{EntryGateways: 4, ExitGateways: 10, Mixnodes: [3]int{2, 2, 2}, Seed: 3}, nil)
+	s := newSpecChecker(t, doc, d.URL)
 	op := specOperatorToken
 
 	// Readiness: 503 answers on the way are validated too.
-	waitFor(t, 30*time.Second, "/-/ready", func() bool {
+	daemontest.WaitFor(t, 30*time.Second, "/-/ready", func() bool {
 		code, _ := s.do(call{method: "GET", path: "/-/ready"})
 		return code == http.StatusOK
 	})
 	s.expect(200, call{method: "GET", path: "/-/healthy"})
-	waitFor(t, 30*time.Second, "healthy node probes", func() bool {
+	daemontest.WaitFor(t, 30*time.Second, "healthy node probes", func() bool {
 		_, body := s.do(call{method: "GET", path: "/metrics"})
 		return strings.Contains(string(body), `nymwatch_probes_total{kind="node_http",result="ok"}`)
 	})
 
 	// An outage of 40% of the exit gateways makes a decentralized draft.
-	if failed, err := network.FailRole(simnet.RoleExitGateway, 0.4, simnet.Refuse()); err != nil || len(failed) != 4 {
+	if failed, err := d.Net.FailRole(simnet.RoleExitGateway, 0.4, simnet.Refuse()); err != nil || len(failed) != 4 {
 		t.Fatalf("FailRole: %v %v", failed, err)
 	}
 	list := func(query string) []listedIncident {
@@ -305,7 +224,7 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 		return ""
 	}
 	var net1 string
-	waitFor(t, 60*time.Second, "a decentralized draft", func() bool { net1 = draft("decentralized"); return net1 != "" })
+	daemontest.WaitFor(t, 60*time.Second, "a decentralized draft", func() bool { net1 = draft("decentralized"); return net1 != "" })
 
 	// The webhook: an alert about a centralized service makes a second
 	// draft (the other architecture side: not grouped with the first).
@@ -334,7 +253,7 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 	s.expect(401, call{method: "POST", path: hook, token: "not-the-webhook-token", contentType: "application/json", body: alert("4")})
 	s.expect(415, call{method: "POST", path: hook, token: specWebhookToken, contentType: "text/plain", body: alert("4"), invalid: true})
 	var central string
-	waitFor(t, 30*time.Second, "a centralized draft", func() bool { central = draft("centralized"); return central != "" })
+	daemontest.WaitFor(t, 30*time.Second, "a centralized draft", func() bool { central = draft("centralized"); return central != "" })
 
 	// Reads, with filters.
 	list("")
