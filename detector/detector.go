@@ -365,6 +365,7 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	}
 	sortAnomalies(changed)
 	d.o.Metrics.record(d.anoms)
+	d.o.Metrics.recordTargets(d.targets)
 	return changed
 }
 

@@ -17,6 +17,7 @@ type Metrics struct {
 	webhookAlerts   *prometheus.CounterVec
 	webhookRequests *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
+	targets         *targetsCollector // nymwatch_targets, see targets_collector.go
 }
 
 var (
@@ -79,6 +80,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, c := range webhookCodes {
 		m.webhookRequests.WithLabelValues(strconv.Itoa(c))
+	}
+	m.targets = newTargetsCollector()
+	if reg != nil {
+		reg.MustRegister(m.targets)
 	}
 	return m
 }

@@ -1,3 +1,5 @@
-// Package docs holds nymwatch's reference documentation (Markdown). It has no
-// code: its test keeps the links between README.md and these pages working.
+// Package docs holds nymwatch's reference documentation (Markdown) and the
+// OpenAPI description of its HTTP API. It has no code: its tests keep the
+// links between README.md and these pages working, and check openapi.yaml
+// against a running daemon.
 package docs

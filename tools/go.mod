@@ -5,6 +5,8 @@ go 1.26.4
 
 tool github.com/goreleaser/nfpm/v2/cmd/nfpm
 
+require github.com/grafana/grafana-foundation-sdk/go v0.0.22
+
 require (
 	charm.land/lipgloss/v2 v2.0.4 // indirect
 	dario.cat/mergo v1.0.2 // indirect

@@ -1,0 +1,123 @@
+// Package daemontest runs the real nymwatch daemon in-process against a
+// simulated Nym network, for tests that check it from the outside (the
+// OpenAPI description, the dashboard's metrics). Test code only.
+package daemontest
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
+
+	"github.com/nymwatch/nymwatch/config"
+	"github.com/nymwatch/nymwatch/internal/daemon"
+	"github.com/nymwatch/nymwatch/internal/simnet"
+)
+
+// Tokens the daemon is started with.
+const (
+	OperatorToken = "daemontest-operator-token-0123456789"
+	WebhookToken  = "daemontest-webhook-token-0123456789"
+	ClusterToken  = "daemontest-cluster-token-0123456789"
+)
+
+// Daemon is a running daemon and the network it watches.
+type Daemon struct {
+	URL      string // http://127.0.0.1:PORT
+	Net      *simnet.Network
+	Registry *prometheus.Registry
+}
+
+// Start starts a simulated network of the given shape and the daemon
+// against it, with short intervals (probes every 1s, 2 failures to fail)
+// and the tokens above; configure, if set, changes the config before it is
+// validated. Both stop at the end of the test.
+func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *Daemon {
+	t.Helper()
+	if _, err := simnet.RaiseFDLimit(); err != nil {
+		t.Logf("open-files limit: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	network, err := simnet.New(shape)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := network.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+
+	cfg := config.Default()
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "nymwatch.db")
+	cfg.Network.NymAPIURL = network.NymAPIURL()
+	cfg.Network.RefreshInterval = 5 * time.Second
+	cfg.Network.AllowPrivateAddresses = true // the simulated network lives on loopback
+	cfg.Probes.Interval = time.Second
+	cfg.Probes.Timeout = 500 * time.Millisecond
+	cfg.Probes.FailureThreshold = 2
+	cfg.Probes.RecoveryThreshold = 2
+	cfg.Services = []config.Service{{Name: "nym-api", URL: network.NymAPIURL(), Kind: config.ServiceKindNymAPI, LatencyThreshold: 500 * time.Millisecond}}
+	cfg.ControlTargets = network.ControlURLs()
+	cfg.Auth.OperatorToken = promconfig.Secret(OperatorToken)
+	cfg.Auth.WebhookToken = promconfig.Secret(WebhookToken)
+	cfg.Cluster.Token = promconfig.Secret(ClusterToken)
+	if configure != nil {
+		configure(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		cancel()
+		network.Close()
+		t.Fatalf("config: %v", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		network.Close()
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Config:   cfg,
+			Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Registry: reg,
+			Getenv:   func(string) string { return "" },
+			Listener: ln,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon stopped with an error: %v", err)
+		}
+		network.Close()
+	})
+	return &Daemon{URL: "http://" + ln.Addr().String(), Net: network, Registry: reg}
+}
+
+// WaitFor polls cond every 200ms until it holds, failing the test after
+// limit. The limit is a safety net against a hang, not a timed assertion.
+func WaitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		select {
+		case <-tick.C:
+		case <-t.Context().Done():
+			t.Fatal("test context ended")
+		}
+	}
+}
