@@ -103,7 +103,7 @@ func generateTitle(as []detector.Anomaly) string {
 	if len(as) == 0 {
 		return "Incident"
 	}
-	t := mdInline(as[0].Title, 200)
+	t := mdPlain(as[0].Title, 200)
 	if t == "" {
 		t = capitalize(describeComponent(as[0].Component)) + " failing"
 	}
@@ -364,7 +364,11 @@ func draftUserActions(inc *Incident) string {
 // Markdown); generated text escapes what it copies from the network.
 func RenderMarkdown(inc *Incident) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", strings.TrimSpace(inc.Title))
+	title := strings.TrimSpace(inc.Title)
+	if !slices.Contains(inc.Edited, "title") {
+		title = mdInline(title, maxTitleRunes) // generated from the network's text
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
 	switch inc.State {
 	case StateDraft:
 		b.WriteString("> DRAFT: not yet confirmed for publication.\n\n")
@@ -397,49 +401,8 @@ func RenderMarkdown(inc *Incident) string {
 	return b.String()
 }
 
-// inline makes text from the network or the detector safe on one Markdown
-// line: no control characters or newlines, no raw HTML, bounded length.
-func mdInline(s string, maxRunes int) string {
-	var b strings.Builder
-	n := 0
-	space := false
-	for _, r := range strings.TrimSpace(s) {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.IsSpace(r) {
-			if !space {
-				b.WriteByte(' ')
-				space = true
-			}
-			continue
-		}
-		space = false
-		if n == maxRunes {
-			b.WriteString("…")
-			break
-		}
-		n++
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return strings.TrimSpace(b.String())
-}
-
 // oneLine flattens a human's text onto one line (for the banner).
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// code puts an identifier in a Markdown code span.
-func mdCode(s string) string {
-	s = strings.ReplaceAll(mdInline(s, 200), "`", "'")
-	if s == "" {
-		return "`?`"
-	}
-	return "`" + s + "`"
-}
 
 func sentence(s string) string {
 	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
