@@ -84,3 +84,23 @@ func TestNodeSuppliedLinkIsNeverLive(t *testing.T) {
 		t.Error("console page lost the node's text")
 	}
 }
+
+// TestConsoleLinksConcurrentIncidents: incidents on the two architecture
+// sides that overlap in time link to each other on the console, both ways.
+func TestConsoleLinksConcurrentIncidents(t *testing.T) {
+	e := newEnv(t, nil)
+	e.apply(gatewayAnomaly("exit_gateways", t0, 1400, 3), t0.Add(2*time.Minute))
+	e.apply(serviceAnomaly("nym-api", detector.ClassOperational, t0.Add(time.Minute)), t0.Add(3*time.Minute))
+	incs, err := e.svc.List(t.Context(), disclosure.Filter{})
+	if err != nil || len(incs) != 2 {
+		t.Fatalf("want two incidents, have %d (%v)", len(incs), err)
+	}
+	cookie := e.login("alice")
+	for i, inc := range incs {
+		other := incs[1-i].ID
+		page := e.do("GET", "/incidents/"+inc.ID, nil, cookie)
+		if want := `<a href="/incidents/` + other + `" class="concurrent">`; !strings.Contains(page.body, want) {
+			t.Errorf("%s does not link to the concurrent %s", inc.ID, other)
+		}
+	}
+}
