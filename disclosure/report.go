@@ -444,11 +444,11 @@ func draftArchitecture(inc *Incident, as []detector.Anomaly, f reportFacts) stri
 	b.WriteString(otherSideStatement(inc, f))
 	b.WriteString("\n\n")
 	if f.localized() {
-		fmt.Fprintf(&b, "The failure was localized to specific operators: %d %s, below every outage threshold.", len(f.nodes), plural(len(f.nodes), "node", "nodes"))
+		fmt.Fprintf(&b, "The failure was localized to specific operators: %d %s, below every outage threshold. ", len(f.nodes), plural(len(f.nodes), "node", "nodes"))
 	} else if len(f.nodes) > 0 {
-		fmt.Fprintf(&b, "The failure was not localized to specific operators: %s.", f.whyNotLocalized())
+		fmt.Fprintf(&b, "The failure was not localized to specific operators: %s. ", f.whyNotLocalized())
 	}
-	b.WriteString(" Nym cannot control node operators; the network is designed to penalize repeatedly badly performing node operators.")
+	b.WriteString("Nym cannot control node operators; the network is designed to penalize repeatedly badly performing node operators.")
 	return strings.TrimSpace(b.String())
 }
 
