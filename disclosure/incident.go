@@ -161,6 +161,14 @@ type Incident struct {
 	// Anomalies and Audit are loaded by Get, not by List.
 	Anomalies []IncidentAnomaly
 	Audit     []AuditEntry
+
+	// Proposals maps a report field (PATCH name) to text nymwatch proposes
+	// but does not assert (the privacy paragraphs): listed under
+	// StillToFill until a human writes the field. Loaded by Get.
+	Proposals map[string]string
+	// Concurrent lists the incidents of the other architecture side that
+	// overlapped this one in time, found when it was read. Loaded by Get.
+	Concurrent []Related
 }
 
 // IncidentAnomaly is one anomaly of an incident, as last applied.
@@ -261,6 +269,20 @@ type incidentJSON struct {
 	// SecurityUnacknowledgedSince: a confirmed incident's security change
 	// waits for acknowledgement (POST .../confirm) since then; null otherwise.
 	SecurityUnacknowledgedSince jsonTime `json:"security_unacknowledged_since"`
+	// Full view only: proposals for unfilled fields, and the concurrent
+	// incidents of the other architecture side.
+	ReportProposals map[string]string `json:"report_proposals,omitempty"`
+	Concurrent      *[]relatedJSON    `json:"concurrent,omitempty"`
+}
+
+type relatedJSON struct {
+	ID           string                `json:"id"`
+	Title        string                `json:"title"`
+	Class        detector.Class        `json:"class"`
+	State        State                 `json:"state"`
+	Architecture detector.Architecture `json:"architecture"`
+	FirstSeen    jsonTime              `json:"first_seen"`
+	ResolvedAt   jsonTime              `json:"resolved_at"`
 }
 
 type evidenceJSON struct {
@@ -371,6 +393,20 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 		audit = append(audit, auditJSON{Seq: e.Seq, At: jsonTime(e.At), Actor: e.Actor, RemoteAddr: e.RemoteAddr, Action: e.Action, Detail: e.Detail})
 	}
 	j.Anomalies, j.Audit = &anomalies, &audit
+	for _, name := range inc.Report.Unfilled() {
+		if p, ok := inc.Proposals[name]; ok {
+			if j.ReportProposals == nil {
+				j.ReportProposals = map[string]string{}
+			}
+			j.ReportProposals[name] = p
+		}
+	}
+	concurrent := make([]relatedJSON, 0, len(inc.Concurrent))
+	for _, r := range inc.Concurrent {
+		concurrent = append(concurrent, relatedJSON{ID: r.ID, Title: r.Title, Class: r.Class, State: r.State,
+			Architecture: r.Architecture, FirstSeen: jsonTime(r.FirstSeen), ResolvedAt: jsonTime(r.ResolvedAt)})
+	}
+	j.Concurrent = &concurrent
 	return j
 }
 

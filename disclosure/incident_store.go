@@ -19,6 +19,9 @@ import (
 // the outbox as its Pages) exists.
 type Store struct {
 	db *store.DB
+	// env is the clock and probed scope of rendered reports (set by
+	// NewService from its options).
+	env reportEnv
 }
 
 // NewStore returns a Store over db (opened with store.Open or
@@ -236,8 +239,19 @@ func loadAudit(ctx context.Context, q conn, incidentID string) ([]AuditEntry, er
 
 // incident builds the API view of the row: the effective title and summary
 // (which need no anomalies) and the list of edited fields. withReport also
-// drafts the other report fields from the anomalies.
+// drafts the other report fields from the anomalies, as of the wall clock
+// (getTx uses the Store's clock and the concurrent incidents instead).
 func (r *incidentRow) incident(ms []*member, withReport bool) *Incident {
+	var in *reportInputs
+	if withReport {
+		in = &reportInputs{now: time.Now().UTC()}
+	}
+	return r.build(ms, in)
+}
+
+// build is incident with the report drafted from in, or only the summary
+// when in is nil.
+func (r *incidentRow) build(ms []*member, in *reportInputs) *Incident {
 	inc := &Incident{
 		ID: r.ID, Class: r.Class, State: r.State, Title: r.Title,
 		Component: r.Component, Components: r.Components, Architecture: r.Architecture,
@@ -252,12 +266,13 @@ func (r *incidentRow) incident(ms []*member, withReport bool) *Incident {
 	if t, ok := r.overrides["title"]; ok {
 		inc.Title = t
 	}
-	if withReport {
+	if in != nil {
 		as := make([]detector.Anomaly, 0, len(ms))
 		for _, m := range ms {
 			as = append(as, m.a)
 		}
-		inc.Report = generateReport(inc, as)
+		inc.Report, inc.Proposals = generateReport(inc, as, *in)
+		inc.Concurrent = concurrentOf(inc, in.related)
 	} else {
 		inc.Report.Summary = draftSummary(inc)
 	}
@@ -277,10 +292,16 @@ func (s *Store) Get(ctx context.Context, id string) (*Incident, error) {
 		return nil, fmt.Errorf("get incident: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
-	return getTx(ctx, dbConn(s.db, tx), id)
+	return getTxEnv(ctx, dbConn(s.db, tx), id, s.env)
 }
 
+// getTx is getTxEnv with the wall clock and no probed scope (the service's
+// edits use it for their audit rows, which record only edited fields).
 func getTx(ctx context.Context, q conn, id string) (*Incident, error) {
+	return getTxEnv(ctx, q, id, reportEnv{})
+}
+
+func getTxEnv(ctx context.Context, q conn, id string, env reportEnv) (*Incident, error) {
 	r, err := loadRow(ctx, q, id)
 	if err != nil {
 		return nil, err
@@ -293,7 +314,17 @@ func getTx(ctx context.Context, q conn, id string) (*Incident, error) {
 	if err != nil {
 		return nil, err
 	}
-	inc := r.incident(ms, true)
+	in := reportInputs{now: env.clock()}
+	if env.measured != nil {
+		m := env.measured()
+		in.measured = &m
+	}
+	// The row's own view (no report yet) knows the span to look in.
+	in.related, err = loadRelated(ctx, q, r.build(nil, nil), in.now)
+	if err != nil {
+		return nil, err
+	}
+	inc := r.build(ms, &in)
 	inc.Anomalies = make([]IncidentAnomaly, 0, len(ms))
 	for _, m := range ms {
 		inc.Anomalies = append(inc.Anomalies, IncidentAnomaly{Anomaly: m.a, JoinedAt: m.joinedAt})

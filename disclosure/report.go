@@ -3,6 +3,7 @@ package disclosure
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +104,7 @@ func generateTitle(as []detector.Anomaly) string {
 	if len(as) == 0 {
 		return "Incident"
 	}
-	t := mdInline(as[0].Title, 200)
+	t := mdPlain(as[0].Title, 200)
 	if t == "" {
 		t = capitalize(describeComponent(as[0].Component)) + " failing"
 	}
@@ -113,19 +114,146 @@ func generateTitle(as []detector.Anomaly) string {
 	return t
 }
 
-// generateReport drafts every section IV field from the incident's data.
-// inc must carry its derived fields (class, times, components, affected).
-func generateReport(inc *Incident, as []detector.Anomaly) Report {
+// generateReport drafts every section IV field from the incident's data,
+// and the proposals a human must confirm. inc must carry its derived
+// fields (class, times, components, affected).
+func generateReport(inc *Incident, as []detector.Anomaly, in reportInputs) (Report, map[string]string) {
+	f := measureFacts(inc, as, in)
+	privacy, proposal := draftPrivacy(inc)
+	var proposals map[string]string
+	if proposal != "" {
+		proposals = map[string]string{"privacy_impact": proposal}
+	}
 	return Report{
 		Summary:             draftSummary(inc),
-		Timeline:            draftTimeline(inc, as),
-		RootCause:           draftRootCause(inc, as),
-		ArchitectureContext: draftArchitecture(inc, as),
-		PrivacyImpact:       draftPrivacy(inc),
+		Timeline:            draftTimeline(inc, as, in),
+		RootCause:           draftRootCause(inc, as, f),
+		ArchitectureContext: draftArchitecture(inc, as, f),
+		PrivacyImpact:       privacy,
 		Acknowledgments:     "",
 		Remediation:         draftRemediation(),
 		UserActions:         draftUserActions(inc),
+	}, proposals
+}
+
+// maxLocalizedNodes is the most affected nodes a failure may have to be
+// called "localized to specific operators" (section VI), and only if no
+// outage threshold was crossed.
+const maxLocalizedNodes = 3
+
+// reportFacts are what the report's judgments are made from, all measured.
+type reportFacts struct {
+	in    reportInputs
+	nodes []uint32
+	// outage: an anomaly is or was operational (an outage threshold was
+	// crossed); disclosable: any anomaly is or was security or operational.
+	outage, disclosable bool
+	// overlapping lists disclosable incidents of the same side that share
+	// an affected target (their failure crossed a threshold).
+	overlapping []Related
+}
+
+func measureFacts(inc *Incident, as []detector.Anomaly, in reportInputs) reportFacts {
+	f := reportFacts{in: in, overlapping: sameSideDisclosable(inc, in.related)}
+	f.nodes, _ = nodesAndCountries(as)
+	note := func(c detector.Class) {
+		f.outage = f.outage || c == detector.ClassOperational
+		f.disclosable = f.disclosable || c.Disclosable()
 	}
+	note(inc.Class)
+	for _, a := range as {
+		note(a.Class)
+		for _, p := range a.Promotions {
+			note(p.To)
+		}
+	}
+	return f
+}
+
+// localized: a few nodes, below every outage threshold, and not part of a
+// disclosable failure of the same targets.
+func (f reportFacts) localized() bool {
+	return len(f.nodes) > 0 && len(f.nodes) <= maxLocalizedNodes && !f.outage && len(f.overlapping) == 0
+}
+
+// whyNotLocalized says, measured, why a failure is not called localized.
+func (f reportFacts) whyNotLocalized() string {
+	switch {
+	case len(f.overlapping) > 0:
+		return "its targets were also part of " + incidentRefs(f.overlapping) + ", which crossed a disclosure threshold"
+	case f.outage:
+		return fmt.Sprintf("%d %s affected and an outage threshold was crossed", len(f.nodes), plural(len(f.nodes), "node", "nodes"))
+	case len(f.nodes) > maxLocalizedNodes:
+		return fmt.Sprintf("%d nodes affected, more than %d", len(f.nodes), maxLocalizedNodes)
+	default:
+		return "no node is named in the evidence"
+	}
+}
+
+// beforeUserImpact: no disclosure threshold was crossed, by this incident
+// or by one sharing its targets.
+func (f reportFacts) beforeUserImpact() bool {
+	return !f.disclosable && len(f.overlapping) == 0
+}
+
+func (f reportFacts) whyUserImpact() string {
+	if len(f.overlapping) > 0 {
+		return "its targets were also part of " + incidentRefs(f.overlapping)
+	}
+	return "a disclosure threshold was crossed"
+}
+
+// Phrases of the detector's classification reasons that the report only
+// repeats when its own measurement supports them.
+var (
+	reLocalized  = regexp.MustCompile(`(?:network node issues are )?localized to (?:specific operators|its operator)(?: \(policy VI\))?`)
+	reBeforeUser = regexp.MustCompile(`(resolved|recovered) before user impact`)
+	// A failure's age as the detector wrote it ("unreachable for 1m1s"):
+	// frozen when the reason last changed, so rewritten at render time.
+	reAge = regexp.MustCompile(`((?:unreachable|failing)(?: from [^ ;,]+)? for )((?:\d+h)?(?:\d+m)?(?:\d+(?:\.\d+)?(?:ms|s))?)`)
+)
+
+// measuredReason is the detector's reason with its durations current (up
+// to now while the anomaly is open, fixed at its resolution) and with
+// "localized" and "before user impact" replaced where the report's own
+// measurement contradicts them. The result is plain text: escape it.
+func measuredReason(reason string, inc *Incident, as []detector.Anomaly, f reportFacts) string {
+	first, resolved := inc.FirstSeen, inc.ResolvedAt
+	for _, a := range as {
+		if a.Reason == reason {
+			first, resolved = a.FirstSeen, a.ResolvedAt
+			break
+		}
+	}
+	if !first.IsZero() {
+		end := resolved
+		if end.IsZero() {
+			end = f.in.now
+		}
+		age := formatAge(end.Sub(first))
+		reason = reAge.ReplaceAllStringFunc(reason, func(m string) string {
+			sub := reAge.FindStringSubmatch(m)
+			if sub[2] == "" {
+				return m
+			}
+			return sub[1] + age
+		})
+	}
+	if !f.localized() {
+		reason = reLocalized.ReplaceAllLiteralString(reason, "not localized to specific operators ("+f.whyNotLocalized()+")")
+	}
+	if !f.beforeUserImpact() {
+		reason = reBeforeUser.ReplaceAllString(reason, "$1, not before user impact ("+f.whyUserImpact()+")")
+	}
+	return reason
+}
+
+// formatAge is a duration as the detector writes one (whole seconds).
+func formatAge(d time.Duration) string {
+	if d < time.Second {
+		return max(d, 0).Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 func componentsPhrase(inc *Incident) string {
@@ -151,8 +279,7 @@ func draftSummary(inc *Incident) string {
 		fmt.Fprintf(&b, "Security incident: %s, detected at %s. The impact assessment is in progress.",
 			strings.TrimSuffix(mdInline(inc.Title, 200), "."), FormatTime(inc.DetectedAt))
 	case inc.Class == detector.ClassInternal:
-		fmt.Fprintf(&b, "Internal issue (no public disclosure required): %s. %s",
-			strings.TrimSuffix(mdInline(inc.Title, 200), "."), capitalize(sentence(mdInline(inc.Reason, 500))))
+		fmt.Fprintf(&b, "Internal issue (no public disclosure required): %s.", strings.TrimSuffix(mdInline(inc.Title, 200), "."))
 	case inc.Architecture == detector.ArchCentralized:
 		fmt.Fprintf(&b, "From %s, %s (centralized NymVPN services) %s failing, so users could be unable to log in or to establish new connections.",
 			FormatTime(inc.FirstSeen), what, verb)
@@ -166,7 +293,7 @@ func draftSummary(inc *Incident) string {
 	b.WriteString(" ")
 	switch {
 	case !inc.ResolvedAt.IsZero() && inc.Class == detector.ClassSecurity:
-		fmt.Fprintf(&b, "Status: the triggering condition cleared at %s.", FormatTime(inc.ResolvedAt))
+		fmt.Fprintf(&b, "Status: the triggering condition cleared at %s; whether the issue is contained is a human's assessment.", FormatTime(inc.ResolvedAt))
 	case !inc.ResolvedAt.IsZero():
 		fmt.Fprintf(&b, "Status: resolved; service was restored at %s, %s after users first experienced issues.",
 			FormatTime(inc.ResolvedAt), formatDuration(inc.ResolvedAt.Sub(inc.FirstSeen)))
@@ -176,7 +303,7 @@ func draftSummary(inc *Incident) string {
 	return b.String()
 }
 
-func draftTimeline(inc *Incident, as []detector.Anomaly) string {
+func draftTimeline(inc *Incident, as []detector.Anomaly, in reportInputs) string {
 	var b strings.Builder
 	ts := func(t time.Time, unknown string) string {
 		if t.IsZero() {
@@ -184,6 +311,7 @@ func draftTimeline(inc *Incident, as []detector.Anomaly) string {
 		}
 		return FormatTime(t)
 	}
+	security := inc.Class == detector.ClassSecurity
 	fmt.Fprintf(&b, "- Last healthy observation: %s\n", ts(inc.LastHealthy, "unknown (never observed healthy)"))
 	fmt.Fprintf(&b, "- Users first experienced issues: %s\n", ts(inc.FirstSeen, "unknown"))
 	fmt.Fprintf(&b, "- Detected by nymwatch monitoring: %s\n", ts(inc.DetectedAt, "unknown"))
@@ -192,21 +320,33 @@ func draftTimeline(inc *Incident, as []detector.Anomaly) string {
 		pending = "not applicable (internal record, no disclosure workflow)"
 	}
 	fmt.Fprintf(&b, "- Nym team became aware: %s\n", ts(inc.AcknowledgedAt, pending))
-	fmt.Fprintf(&b, "- Service restored: %s\n", ts(inc.ResolvedAt, "not yet restored"))
-	if !inc.ResolvedAt.IsZero() && !inc.FirstSeen.IsZero() {
+	if security {
+		// Monitoring sees a condition clear, not a threat contained.
+		fmt.Fprintf(&b, "- Contained / resolved: %s\n", ts(inc.ResolvedAt, "not yet (the triggering condition is still observed)"))
+	} else {
+		fmt.Fprintf(&b, "- Service restored: %s\n", ts(inc.ResolvedAt, "not yet restored"))
+	}
+	switch {
+	case !inc.ResolvedAt.IsZero() && !inc.FirstSeen.IsZero():
 		fmt.Fprintf(&b, "- Total time to resolution: %s\n", formatDuration(inc.ResolvedAt.Sub(inc.FirstSeen)))
+	case !inc.FirstSeen.IsZero() && !in.now.IsZero():
+		fmt.Fprintf(&b, "- Ongoing for: %s (as of %s)\n", formatDuration(in.now.Sub(inc.FirstSeen)), FormatTime(in.now))
 	}
 	if len(as) > 1 {
+		done := "restored"
+		if security {
+			done = "cleared"
+		}
 		b.WriteString("\nPer component:\n")
 		for _, a := range as {
-			fmt.Fprintf(&b, "- %s (%s): first failing %s, restored %s\n",
-				mdInline(a.Title, 200), mdCode(a.Component), ts(a.FirstSeen, "unknown"), ts(a.ResolvedAt, "not yet"))
+			fmt.Fprintf(&b, "- %s (%s): first failing %s, %s %s\n",
+				mdInline(a.Title, 200), mdCode(a.Component), ts(a.FirstSeen, "unknown"), done, ts(a.ResolvedAt, "not yet"))
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func draftRootCause(inc *Incident, as []detector.Anomaly) string {
+func draftRootCause(inc *Incident, as []detector.Anomaly, f reportFacts) string {
 	var b strings.Builder
 	if inc.Class == detector.ClassSecurity {
 		b.WriteString(ToBeFilled + ": the attack vector and how it occurred. Security incidents need a human analysis; the observations below are only what monitoring saw.]\n\n")
@@ -217,7 +357,7 @@ func draftRootCause(inc *Incident, as []detector.Anomaly) string {
 		}
 		fmt.Fprintf(&b, "Infrastructure component that failed: %s.\n\n", joinWords(comps))
 	}
-	if r := mdInline(inc.Reason, 500); r != "" {
+	if r := mdInline(measuredReason(inc.Reason, inc, as, f), 600); r != "" {
 		fmt.Fprintf(&b, "Classification (%s): %s\n\n", inc.Class, sentence(r))
 	}
 	b.WriteString("What nymwatch observed:\n")
@@ -272,11 +412,12 @@ func evidenceLine(e detector.Evidence) string {
 	return s
 }
 
-func draftArchitecture(inc *Incident, as []detector.Anomaly) string {
+func draftArchitecture(inc *Incident, as []detector.Anomaly, f reportFacts) string {
 	var b strings.Builder
 	if inc.Architecture == detector.ArchCentralized {
 		fmt.Fprintf(&b, "Centralized NymVPN services (operated by Nym: account management, payments, API): affected: %s.\n\n", componentsPhrase(inc))
-		b.WriteString("Decentralized Nym network (600+ independent node operators running gateways and mix nodes, and distributed zk-nym credential issuance): not part of this incident.")
+		b.WriteString("Decentralized Nym network (600+ independent node operators running gateways and mix nodes, and distributed zk-nym credential issuance). ")
+		b.WriteString(otherSideStatement(inc, f))
 		return b.String()
 	}
 	fmt.Fprintf(&b, "Decentralized Nym network: affected: %s. The network is run by 600+ independent node operators running gateways and mix nodes, and doing distributed zk-nym credential issuance.", componentsPhrase(inc))
@@ -299,9 +440,66 @@ func draftArchitecture(inc *Incident, as []detector.Anomaly) string {
 		}
 		b.WriteString(".")
 	}
-	b.WriteString("\n\nCentralized NymVPN services (account management, payments, API): not part of this incident.\n\n")
-	b.WriteString("Network node issues are localized to specific operators. Nym cannot control node operators; the network is designed to penalize repeatedly badly performing node operators.")
-	return b.String()
+	b.WriteString("\n\nCentralized NymVPN services (account management, payments, API). ")
+	b.WriteString(otherSideStatement(inc, f))
+	b.WriteString("\n\n")
+	if f.localized() {
+		fmt.Fprintf(&b, "The failure was localized to specific operators: %d %s, below every outage threshold. ", len(f.nodes), plural(len(f.nodes), "node", "nodes"))
+	} else if len(f.nodes) > 0 {
+		fmt.Fprintf(&b, "The failure was not localized to specific operators: %s. ", f.whyNotLocalized())
+	}
+	b.WriteString("Nym cannot control node operators; the network is designed to penalize repeatedly badly performing node operators.")
+	return strings.TrimSpace(b.String())
+}
+
+// otherSideStatement says what nymwatch measured on the other architecture
+// side while this incident lasted: the concurrent incidents there, or that
+// none failed (naming what was probed), or, when nothing there is probed,
+// a placeholder for a human.
+func otherSideStatement(inc *Incident, f reportFacts) string {
+	failed, below := otherSide(inc, f.in.related)
+	central := inc.Architecture != detector.ArchCentralized // the other side is the centralized one
+	during, asOf := "during this incident", ""
+	if inc.ResolvedAt.IsZero() {
+		during, asOf = "since this incident began", "; as of "+FormatTime(f.in.now)
+	}
+	if len(failed) > 0 {
+		who := "The decentralized network"
+		if central {
+			who = "Centralized services"
+		}
+		return who + " also failed " + during + ": see " + incidentRefs(failed) + "."
+	}
+	var what string
+	switch {
+	case f.in.measured == nil:
+	case central && len(f.in.measured.Services) > 0:
+		var names []string
+		for _, s := range f.in.measured.Services {
+			names = append(names, mdInline(s, 60))
+		}
+		what = "measured by nymwatch: " + strings.Join(names, ", ")
+	case !central && f.in.measured.Nodes > 0:
+		what = fmt.Sprintf("measured by nymwatch: %d %s probed", f.in.measured.Nodes, plural(f.in.measured.Nodes, "node", "nodes"))
+	}
+	if what == "" {
+		side := "the decentralized network's nodes"
+		if central {
+			side = "any centralized service"
+		}
+		return ToBeFilled + ": nymwatch does not probe " + side + ", so it cannot tell whether that side was affected; state it, or that it was not affected.]"
+	}
+	what += asOf
+	switch {
+	case central && len(below) > 0:
+		return "No centralized service failed past a disclosure threshold " + during + " (" + what + "); failures below it were recorded as " + incidentRefs(below) + "."
+	case central:
+		return "No centralized service failed " + during + " (" + what + ")."
+	case len(below) > 0:
+		return "No failure of the network's nodes crossed a disclosure threshold " + during + " (" + what + "); failures below it were recorded as " + incidentRefs(below) + "."
+	default:
+		return "No node failure was detected " + during + " (" + what + ")."
+	}
 }
 
 func nodesAndCountries(as []detector.Anomaly) ([]uint32, []string) {
@@ -322,20 +520,27 @@ func nodesAndCountries(as []detector.Anomaly) ([]uint32, []string) {
 
 const privacyIntact = "Nym's zero-knowledge credential system means payments remain unlinkable to VPN usage, and even when a centralized API fails, privacy guarantees persist. Multi-layer encryption remained intact."
 
-func draftPrivacy(inc *Incident) string {
+// privacyPlaceholder is the generated privacy field of a disclosable
+// operational incident: nymwatch measures availability, not privacy, so
+// it proposes the paragraphs and a human confirms them.
+const privacyPlaceholder = ToBeFilled + ": confirm the privacy impact. nymwatch measured availability only, not what user data was affected or which guarantees held; a proposed text is listed under \"Still to be filled in before publishing\". Edit this field to confirm it.]"
+
+// draftPrivacy returns the privacy field and, for operational incidents,
+// the proposed text a human confirms by writing it into the field.
+func draftPrivacy(inc *Incident) (field, proposal string) {
 	switch {
 	case inc.Class == detector.ClassSecurity:
-		return ToBeFilled + ": human assessment required. Security incidents require a detailed impact assessment: state what user data or activity was potentially affected, and which privacy guarantees remained intact (unlinkability of payments to VPN usage, multi-layer encryption). Do not publish before this is complete.]"
+		return ToBeFilled + ": human assessment required. Security incidents require a detailed impact assessment: state what user data or activity was potentially affected, and which privacy guarantees remained intact (unlinkability of payments to VPN usage, multi-layer encryption). Do not publish before this is complete.]", ""
 	case inc.Class == detector.ClassInternal:
-		return "Internal issue: no user impact requiring disclosure was established. " + privacyIntact
+		return "Not assessed: internal record, no public disclosure required. nymwatch measured availability only.", ""
 	case inc.Architecture == detector.ArchCentralized:
-		return "What was potentially affected: availability only. While " + componentsPhrase(inc) +
+		return privacyPlaceholder, "What was potentially affected: availability only. While " + componentsPhrase(inc) +
 			" failed, users could be unable to log in, obtain credentials or establish new connections. This operational incident did not expose user data.\n\n" +
 			"What remained intact: API outages affect login and connection but do not compromise the privacy of existing connections. " + privacyIntact
 	default:
-		return "What was potentially affected: availability only. Users whose traffic went through the affected " + componentsPhrase(inc) +
+		return privacyPlaceholder, "What was potentially affected: availability only. Users whose traffic went through the affected " + componentsPhrase(inc) +
 			" could see failed connections or degraded performance until their client used other nodes. This operational incident did not expose user data.\n\n" +
-			"What remained intact: node issues are localized to specific operators and do not compromise the fundamental privacy architecture. " + privacyIntact
+			"What remained intact: node failures do not compromise the fundamental privacy architecture. " + privacyIntact
 	}
 }
 
@@ -352,11 +557,15 @@ func draftUserActions(inc *Incident) string {
 	case inc.Class == detector.ClassInternal:
 		return "No action required."
 	case inc.Architecture == detector.ArchCentralized:
-		return "No action required. If you could not log in or connect during the outage, try again; existing connections and your privacy were not affected."
+		return "No action required. If you could not log in or connect during the outage, try again."
 	default:
 		return "No action required. If your connection dropped, reconnect: your client can choose another gateway."
 	}
 }
+
+// StillToFill is the heading of the part listing what a human must write
+// before publishing, with nymwatch's proposals.
+const StillToFill = "Still to be filled in before publishing"
 
 // RenderMarkdown renders the report with the policy's section IV headings,
 // ready for the blog or status page. Timestamps are UTC, RFC 3339 with
@@ -364,7 +573,11 @@ func draftUserActions(inc *Incident) string {
 // Markdown); generated text escapes what it copies from the network.
 func RenderMarkdown(inc *Incident) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", strings.TrimSpace(inc.Title))
+	title := strings.TrimSpace(inc.Title)
+	if !slices.Contains(inc.Edited, "title") {
+		title = mdInline(title, maxTitleRunes) // generated from the network's text
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
 	switch inc.State {
 	case StateDraft:
 		b.WriteString("> DRAFT: not yet confirmed for publication.\n\n")
@@ -373,14 +586,14 @@ func RenderMarkdown(inc *Incident) string {
 	case StateInternal:
 		b.WriteString("> INTERNAL: no public disclosure required (internal knowledge base).\n\n")
 	}
-	if u := inc.Report.Unfilled(); len(u) > 0 && inc.State != StateInternal {
-		fmt.Fprintf(&b, "> Still to be filled in before publishing: %s.\n\n", strings.Join(u, ", "))
-	}
 	arch := "decentralized Nym network"
 	if inc.Architecture == detector.ArchCentralized {
 		arch = "centralized NymVPN services"
 	}
 	fmt.Fprintf(&b, "Incident %s · %s incident · %s\n", inc.ID, capitalize(string(inc.Class)), arch)
+	if u := inc.Report.Unfilled(); len(u) > 0 && inc.State != StateInternal {
+		renderStillToFill(&b, inc, u)
+	}
 	for _, f := range reportFields() {
 		if f.heading == "" {
 			continue
@@ -397,49 +610,38 @@ func RenderMarkdown(inc *Incident) string {
 	return b.String()
 }
 
-// inline makes text from the network or the detector safe on one Markdown
-// line: no control characters or newlines, no raw HTML, bounded length.
-func mdInline(s string, maxRunes int) string {
-	var b strings.Builder
-	n := 0
-	space := false
-	for _, r := range strings.TrimSpace(s) {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.IsSpace(r) {
-			if !space {
-				b.WriteByte(' ')
-				space = true
-			}
+// renderStillToFill lists the unfilled fields by heading and quotes each
+// proposal nymwatch has for them: text a human confirms (edited as needed)
+// by writing it into the field, never asserted by the draft itself.
+func renderStillToFill(b *strings.Builder, inc *Incident, unfilled []string) {
+	fmt.Fprintf(b, "\n## %s\n\n", StillToFill)
+	for _, name := range unfilled {
+		f, _ := lookupField(name)
+		fmt.Fprintf(b, "- %s (`%s`)", f.heading, name)
+		if _, ok := inc.Proposals[name]; ok {
+			b.WriteString(": proposed text below")
+		}
+		b.WriteString("\n")
+	}
+	for _, name := range unfilled {
+		p, ok := inc.Proposals[name]
+		if !ok {
 			continue
 		}
-		space = false
-		if n == maxRunes {
-			b.WriteString("…")
-			break
-		}
-		n++
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		default:
-			b.WriteRune(r)
+		f, _ := lookupField(name)
+		fmt.Fprintf(b, "\nProposed %s (not measured by nymwatch: a human confirms it by saving it, edited as needed, as the `%s` field):\n\n", strings.ToLower(f.heading), name)
+		for _, line := range strings.Split(p, "\n") {
+			if line == "" {
+				b.WriteString(">\n")
+			} else {
+				b.WriteString("> " + line + "\n")
+			}
 		}
 	}
-	return strings.TrimSpace(b.String())
 }
 
 // oneLine flattens a human's text onto one line (for the banner).
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// code puts an identifier in a Markdown code span.
-func mdCode(s string) string {
-	s = strings.ReplaceAll(mdInline(s, 200), "`", "'")
-	if s == "" {
-		return "`?`"
-	}
-	return "`" + s + "`"
-}
 
 func sentence(s string) string {
 	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {

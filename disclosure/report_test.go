@@ -34,6 +34,15 @@ func incGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// reportMeasured is what the scenarios' nymwatch probes.
+var reportMeasured = Measured{Services: []string{"nym-api", "nymvpn-api", "nym-api directory"}, Nodes: 640}
+
+// measuring makes e's reports know what nymwatch probes (the daemon passes
+// ServiceOptions.Measured).
+func measuring(e *incEnv, m Measured) {
+	e.svc.store.env.measured = func() Measured { return m }
+}
+
 // incReportScenarios build incidents through the service, as in production.
 func incReportScenarios() map[string]func(t *testing.T, e *incEnv) string {
 	op := Actor{Name: "operator:alice", RemoteAddr: "192.0.2.10:40000"}
@@ -62,6 +71,7 @@ func incReportScenarios() map[string]func(t *testing.T, e *incEnv) string {
 		},
 		"centralized_draft": func(t *testing.T, e *incEnv) string {
 			e.apply(t, incService("nymvpn-api", detector.ClassOperational, incAt(0)), incAt(time.Minute))
+			e.clock.Set(incAt(3*time.Hour + 7*time.Second)) // still open: durations run to now
 			return e.only(t).ID
 		},
 		"security": func(t *testing.T, e *incEnv) string {
@@ -74,6 +84,7 @@ func incReportScenarios() map[string]func(t *testing.T, e *incEnv) string {
 				Labels:    map[string]string{"alertname": "CredentialIssuanceKeyExposed", "class": "security", "severity": "critical"},
 				FirstSeen: incAt(0), DetectedAt: incAt(0),
 			}, incAt(time.Second))
+			e.clock.Set(incAt(20 * time.Minute))
 			return e.only(t).ID
 		},
 		"internal": func(t *testing.T, e *incEnv) string {
@@ -92,6 +103,7 @@ func TestIncidentReportGolden(t *testing.T) {
 	for name, build := range incReportScenarios() {
 		t.Run(name, func(t *testing.T) {
 			e := newIncEnv(t)
+			measuring(e, reportMeasured)
 			id := build(t, e)
 			inc := e.get(t, id)
 			incGolden(t, "report_"+name+".md", []byte(RenderMarkdown(inc)))
@@ -178,8 +190,23 @@ func TestIncidentMarkdownHelpers(t *testing.T) {
 		{"plain", "plain"},
 		{"  two\n\nlines\t ", "two lines"},
 		{"a<b>c", "a&lt;b&gt;c"},
-		{"ctrl\x00\x1b[31m", "ctrl [31m"},
+		{"ctrl\x00\x1b[31m", "ctrl \\[31m"},
 		{"bad\xffutf8", "bad utf8"},
+		{"[Nym official fix](https://phish.example/fix)", "\\[Nym official fix\\](https\\://phish.example/fix)"},
+		{"![img](http://x/y.png)", "!\\[img\\](http\\://x/y.png)"},
+		{"see www.phish.example or WWW.X.Y", "see www\\.phish.example or WWW\\.X.Y"},
+		{"mail admin@phish.example", "mail admin\\@phish.example"},
+		{"# heading", "\\# heading"},
+		{"- item", "\\- item"},
+		{"+ item", "\\+ item"},
+		{"===", "\\==="},
+		{"12. item and 3) item", "12\\. item and 3) item"},
+		{"7) item", "7\\) item"},
+		{"> quote", "&gt; quote"},
+		{"a & b &amp; c", "a &amp; b &amp;amp; c"},
+		{"`code` *em* _em_ ~~del~~ a|b \\", "\\`code\\` \\*em\\* \\_em\\_ \\~\\~del\\~\\~ a\\|b \\\\"},
+		{"v1.2.3 node-1 a#b a-b 1.5s", "v1.2.3 node-1 a#b a-b 1.5s"},
+		{"bidi\u202egnp.exe zero\u200bwidth", "bidignp.exe zerowidth"},
 	}
 	for _, tt := range tests {
 		if got := mdInline(tt.in, 100); got != tt.want {

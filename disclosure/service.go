@@ -41,9 +41,13 @@ type ServiceOptions struct {
 	// Registerer for the metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
-	// Now is the clock of the draft-age gauge; nil means time.Now. Every
-	// other time is passed in by the caller.
+	// Now is the clock of the draft-age gauge and of rendered reports
+	// (durations of open incidents); nil means time.Now. Every other time
+	// is passed in by the caller.
 	Now func() time.Time
+	// Measured says what nymwatch probes, for the reports' statements
+	// about the other architecture side; nil: reports ask a human.
+	Measured func() Measured
 }
 
 // Service owns incidents: it turns anomalies into incidents and applies
@@ -90,6 +94,7 @@ func NewService(ctx context.Context, opts ServiceOptions) (*Service, error) {
 		now = time.Now
 	}
 	s.metrics = newIncidentMetrics(opts.Registerer, now)
+	s.store.env = reportEnv{now: now, measured: opts.Measured}
 	if err := s.refreshMetrics(ctx); err != nil {
 		return nil, err
 	}

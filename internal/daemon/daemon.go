@@ -361,6 +361,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		GroupingWindow: cfg.Classification.GroupingWindow,
 		Registerer:     d.reg,
 		Logger:         d.log,
+		Measured:       d.measured,
 	})
 	if err != nil {
 		return fmt.Errorf("incident service: %w", err)

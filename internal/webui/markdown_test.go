@@ -94,7 +94,8 @@ func TestRenderMarkdownReports(t *testing.T) {
 
 var (
 	tagRE      = regexp.MustCompile(`<[^>]*>`)
-	mdSyntaxRE = regexp.MustCompile("(?m)^(#+ |> |\\s*- )|`")
+	mdSyntaxRE = regexp.MustCompile("(?m)^(#+ |> |>$|\\s*- )|`")
+	mdEscapeRE = regexp.MustCompile(`\\([!-/:-@[-` + "`" + `{-~])`)
 )
 
 func stripTags(s string) string {
@@ -104,6 +105,7 @@ func stripTags(s string) string {
 
 func stripMarkdown(s string) string {
 	s = mdSyntaxRE.ReplaceAllString(s, " ")
+	s = mdEscapeRE.ReplaceAllString(s, "$1")
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">").Replace(s)
 }
 

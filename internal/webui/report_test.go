@@ -163,3 +163,21 @@ func TestDeadline(t *testing.T) {
 		t.Error("a confirmed incident is not waiting")
 	}
 }
+
+// A security incident's console timeline says contained/resolved, never
+// "service restored" (issue 10 item 7), as its report does.
+func TestTimelineSecuritySaysContained(t *testing.T) {
+	inc := &disclosure.Incident{
+		ID: "INC-20261125-0001", Class: detector.ClassSecurity, State: disclosure.StateDraft,
+		FirstSeen: t0, DetectedAt: t0.Add(time.Second),
+	}
+	v := buildTimeline(inc, t0.Add(time.Hour))
+	if !strings.Contains(v.Desc, "Contained / resolved not yet") || strings.Contains(v.Desc, "restored") {
+		t.Errorf("open security timeline: %q", v.Desc)
+	}
+	inc.ResolvedAt = t0.Add(30 * time.Minute)
+	v = buildTimeline(inc, t0.Add(time.Hour))
+	if v.Events[4].Label != "Contained / resolved" || !v.Events[4].Known {
+		t.Errorf("resolved security timeline: %+v", v.Events[4])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
 )
 
@@ -55,13 +56,17 @@ func buildTimeline(inc *disclosure.Incident, now time.Time) timelineView {
 	if inc.State == disclosure.StateInternal {
 		ack = "not applicable (internal record)"
 	}
-	restored := "not yet restored"
+	restored, restoredLabel := "not yet restored", "Service restored"
+	if inc.Class == detector.ClassSecurity {
+		// Monitoring sees a security condition clear, not service restored.
+		restored, restoredLabel = "not yet (the triggering condition is still observed)", "Contained / resolved"
+	}
 	evs := []tlEvent{
 		{Label: "Last healthy observation", At: inc.LastHealthy, Note: "unknown (never observed healthy)"},
 		{Label: "Users first experienced issues", At: inc.FirstSeen, Note: "unknown"},
 		{Label: "Detected by nymwatch", At: inc.DetectedAt, Note: "unknown"},
 		{Label: "Team aware (confirmed or dismissed)", At: inc.AcknowledgedAt, Note: ack},
-		{Label: "Service restored", At: inc.ResolvedAt, Note: restored},
+		{Label: restoredLabel, At: inc.ResolvedAt, Note: restored},
 	}
 	v := timelineView{Width: tlWidth, BarX1: tlMarginX, BarX2: tlWidth - tlMarginX}
 
