@@ -187,6 +187,19 @@ func TestEveryKeyDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The reference is moving from the README into docs/: a key documented
+	// in either counts.
+	docs, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range docs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref = append(append(ref, '\n'), b...)
+	}
 	keys := leafKeys(reflect.TypeFor[Config](), "")
 	if len(keys) < 50 {
 		t.Fatalf("only %d keys found: %v", len(keys), keys)
@@ -194,7 +207,7 @@ func TestEveryKeyDocumented(t *testing.T) {
 	for _, k := range keys {
 		t.Run(k, func(t *testing.T) {
 			if !strings.Contains(string(ref), "`"+k+"`") && !strings.Contains(string(ref), "`"+k+"[]`") {
-				t.Errorf("README.md does not document `%s`", k)
+				t.Errorf("neither README.md nor docs/*.md documents `%s`", k)
 			}
 			last := k[strings.LastIndexAny(k, ".]")+1:]
 			if !strings.Contains(string(example), " "+last+":") && !strings.Contains(string(example), "\n"+last+":") {

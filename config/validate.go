@@ -51,6 +51,7 @@ func normalize(c *Config, lines map[string]int, baseDir string) {
 		abs(&c.Cluster.Peers[i].TokenFile)
 	}
 	abs(&c.Cluster.TokenFile)
+	abs(&c.Auth.ViewerTokenFile)
 	if _, set := lines["cluster.quorum"]; !set {
 		c.Cluster.Quorum = (1+len(c.Cluster.Peers))/2 + 1
 	}
@@ -145,6 +146,7 @@ func (v *validator) validate(c *Config) {
 		}
 	}
 	v.cluster(&c.Cluster)
+	v.web(&c.Web)
 }
 
 func (v *validator) listen(key, addr string) {

@@ -26,6 +26,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
@@ -111,6 +112,10 @@ type daemon struct {
 	saveMu  sync.Mutex
 
 	m daemonMetrics
+
+	// guard throttles failed authentication on every surface; built once,
+	// so a reload keeps the counts.
+	guard *authn.Guard
 }
 
 type daemonMetrics struct {
@@ -313,6 +318,14 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		return fmt.Errorf("directory: %w", err)
 	}
 
+	d.guard, err = authn.NewGuard(authn.GuardOptions{
+		TrustedProxies: cfg.Web.TrustedProxyPrefixes(),
+		Logger:         d.log.With("component", "auth"),
+		Registerer:     d.reg,
+	})
+	if err != nil {
+		return err
+	}
 	d.detM = detector.NewMetrics(d.reg)
 	detOpts, err := d.detectorOptions(cfg)
 	if err != nil {
@@ -374,6 +387,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		ExternalURL:   cfg.Web.ExternalURL,
 		Logger:        d.log.With("component", "webui"),
 		Registerer:    d.reg,
+		Guard:         d.guard,
 	})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -648,6 +662,9 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 		Service:       d.svc,
 		OperatorToken: []byte(cfg.Auth.OperatorToken),
 		Logger:        d.log,
+		ViewerToken:   []byte(cfg.Auth.ViewerToken),
+		PublicRead:    cfg.Web.PublicRead,
+		Guard:         d.guard,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("incident api: %w", err)
@@ -673,6 +690,7 @@ func (d *daemon) clusterOptions(cfg *config.Config) cluster.Options {
 	co.Source, co.Sink, co.Status = d.det, d.det, d.det
 	co.Registerer = d.reg
 	co.Logger = d.log.With("component", "cluster")
+	co.Guard = d.guard
 	return co
 }
 
