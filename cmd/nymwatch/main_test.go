@@ -182,6 +182,8 @@ type daemonProc struct {
 	base   string
 	stderr *syncBuffer
 	done   chan error
+	// token reads the incidents API; empty means testOperatorToken.
+	token string
 }
 
 func startDaemon(t *testing.T, e *env, cfgPath string) *daemonProc {
@@ -232,7 +234,11 @@ func (p *daemonProc) get(path string) (int, string) {
 		return 0, err.Error()
 	}
 	if strings.HasPrefix(path, "/api/v1/incidents") {
-		req.Header.Set("Authorization", "Bearer "+testOperatorToken)
+		tok := p.token
+		if tok == "" {
+			tok = testOperatorToken
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
