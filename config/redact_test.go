@@ -110,3 +110,24 @@ func TestViewerTokenAndTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsNeverShowSecrets: check-config prints errors; a bad value next
+// to a secret must not print the secret.
+func TestErrorsNeverShowSecrets(t *testing.T) {
+	for _, in := range []string{
+		"pagers:\n  alertmanager:\n    url: http://am:AMPASS-SECRET@alertmanager:99999\n",
+		"pagers:\n  webhook:\n    url: ftp://hooks.example/page?apikey=APIKEY-SECRET\n",
+		"storage:\n  driver: postgres\n  dsn: postgres://nw:PW-SECRET@db/x?sslpassword=SSL-SECRET\n",
+		"storage:\n  driver: postgres\n  dsn: host=db password=PW-SECRET sslpassword=SSL-SECRET\n",
+		"services:\n  - name: x\n    url: https://u:SVC-SECRET@\n",
+	} {
+		_, err := Parse([]byte(in), "c.yaml", t.TempDir())
+		if err == nil {
+			t.Errorf("%q parsed", in)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("error shows a secret: %v", err)
+		}
+	}
+}
