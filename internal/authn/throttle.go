@@ -15,7 +15,7 @@ const (
 	DefaultThrottleWindow    = time.Minute
 	// DefaultTrustedFor: a client that authenticated within this time is
 	// not held back by the global ceiling (others' failures).
-	DefaultTrustedFor = 24 * time.Hour
+	DefaultTrustedFor = 7 * 24 * time.Hour // an on-call week
 	maxTrackedClients = 4096
 	maxTrustedClients = 1024
 )
