@@ -70,7 +70,7 @@ type Storage struct {
 	Path string `yaml:"path"`
 	// DSN is the PostgreSQL connection string without a password (driver
 	// postgres); the password comes from PasswordFile.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" redact:"dsn"`
 	// PasswordFile holds the PostgreSQL password (driver postgres).
 	PasswordFile string `yaml:"password_file"`
 	// Password is the content of PasswordFile, read by Load.
@@ -223,6 +223,11 @@ type Auth struct {
 	// OperatorToken and WebhookToken are the files' contents, trimmed.
 	OperatorToken promconfig.Secret `yaml:"-"`
 	WebhookToken  promconfig.Secret `yaml:"-"`
+	// ViewerTokenFile holds a read-only token: it may read incidents
+	// through the API (when web.public_read is off) but change nothing.
+	ViewerTokenFile string `yaml:"viewer_token_file"`
+	// ViewerToken is ViewerTokenFile's content, trimmed.
+	ViewerToken promconfig.Secret `yaml:"-"`
 }
 
 // Alerts bounds what the Alertmanager webhook receiver keeps.
@@ -249,6 +254,10 @@ type Web struct {
 	// PublicRead opens the console's read-only views (incident list and
 	// pages) without login. State changes always need the operator token.
 	PublicRead bool `yaml:"public_read"`
+	// TrustedProxies are the CIDRs (or single addresses) of reverse
+	// proxies whose X-Forwarded-For names the client, for the throttle of
+	// failed logins and tokens. Empty: the peer address is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Cluster configures several vantage points agreeing by quorum.
@@ -279,20 +288,18 @@ type Peer struct {
 	Token     promconfig.Secret `yaml:"-"`
 }
 
-// String and GoString keep the secret out of fmt's output (%v, %+v, %#v),
+// String and GoString keep the secrets out of fmt's output (%v, %+v, %#v),
 // also when the struct is printed as a field of Config.
-func (s Storage) String() string {
-	return fmt.Sprintf("{Driver:%s Path:%s DSN:%s PasswordFile:%s Password:%s}",
-		s.Driver, s.Path, s.DSN, s.PasswordFile, redacted(s.Password))
-}
+func (s Storage) String() string { return structString(s) }
 
 // GoString implements fmt.GoStringer, redacting the secret.
 func (s Storage) GoString() string { return "config.Storage" + s.String() }
 
 // String and GoString keep the tokens out of fmt's output.
 func (a Auth) String() string {
-	return fmt.Sprintf("{OperatorTokenFile:%s WebhookTokenFile:%s OperatorToken:%s WebhookToken:%s}",
-		a.OperatorTokenFile, a.WebhookTokenFile, redacted(a.OperatorToken), redacted(a.WebhookToken))
+	return fmt.Sprintf("{OperatorTokenFile:%s WebhookTokenFile:%s OperatorToken:%s WebhookToken:%s ViewerTokenFile:%s ViewerToken:%s}",
+		a.OperatorTokenFile, a.WebhookTokenFile, redacted(a.OperatorToken), redacted(a.WebhookToken),
+		a.ViewerTokenFile, redacted(a.ViewerToken))
 }
 
 // GoString implements fmt.GoStringer, redacting the tokens.
@@ -463,8 +470,9 @@ func (c *Config) AlertmanagerURLs() []string {
 }
 
 // String returns the configuration as YAML, with every default filled in,
-// secrets left out and passwords and query values in URLs redacted. It is a
-// valid config file.
-func (c *Config) String() string {
-	return string(marshal(c, true))
+// secrets left out and passwords and query values in URLs redacted (and a
+// DSN's password and sslpassword). It is a valid config file. A value
+// receiver, so %v of a Config (not only of a *Config) is redacted too.
+func (c Config) String() string {
+	return string(marshal(&c, true))
 }

@@ -16,7 +16,7 @@ import (
 // declaration order. Secret fields are never rendered; with redact, URL
 // passwords and query values are hidden too.
 func marshal(c *Config, redact bool) []byte {
-	n := encodeValue(reflect.ValueOf(*c), redact, false)
+	n := encodeValue(reflect.ValueOf(*c), redact, "")
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -40,7 +40,8 @@ func stringNode(s string) *yaml.Node {
 	return n
 }
 
-func encodeValue(v reflect.Value, redact, isURL bool) *yaml.Node {
+// kind is the field's redact tag ("url", "dsn" or "").
+func encodeValue(v reflect.Value, redact bool, kind string) *yaml.Node {
 	t := v.Type()
 	if t == durationType {
 		return stringNode(formatDuration(time.Duration(v.Int())))
@@ -55,7 +56,7 @@ func encodeValue(v reflect.Value, redact, isURL bool) *yaml.Node {
 				continue
 			}
 			m.Content = append(m.Content, stringNode(name),
-				encodeValue(v.Field(i), redact, f.Tag.Get("redact") == "url"))
+				encodeValue(v.Field(i), redact, f.Tag.Get("redact")))
 		}
 		return m
 	case reflect.Slice:
@@ -64,7 +65,7 @@ func encodeValue(v reflect.Value, redact, isURL bool) *yaml.Node {
 			s.Style = yaml.FlowStyle
 		}
 		for i := range v.Len() {
-			s.Content = append(s.Content, encodeValue(v.Index(i), redact, isURL))
+			s.Content = append(s.Content, encodeValue(v.Index(i), redact, kind))
 		}
 		return s
 	case reflect.Map:
@@ -83,8 +84,8 @@ func encodeValue(v reflect.Value, redact, isURL bool) *yaml.Node {
 		return m
 	case reflect.String:
 		s := v.String()
-		if redact && isURL {
-			s = redactURL(s)
+		if redact && kind != "" {
+			s = redactTagged(kind, s)
 		}
 		return stringNode(s)
 	case reflect.Int:

@@ -42,6 +42,7 @@ func loadSecrets(c *Config, d *decoder) {
 	read("auth.operator_token_file", c.Auth.OperatorTokenFile, true, &c.Auth.OperatorToken)
 	read("auth.webhook_token_file", c.Auth.WebhookTokenFile, true, &c.Auth.WebhookToken)
 	read("cluster.token_file", c.Cluster.TokenFile, true, &c.Cluster.Token)
+	read("auth.viewer_token_file", c.Auth.ViewerTokenFile, true, &c.Auth.ViewerToken)
 	for i := range c.Cluster.Peers {
 		p := &c.Cluster.Peers[i]
 		read(fmt.Sprintf("cluster.peers[%d].token_file", i), p.TokenFile, true, &p.Token)
@@ -51,6 +52,20 @@ func loadSecrets(c *Config, d *decoder) {
 	if c.Cluster.Token != "" && c.Auth.WebhookToken != "" &&
 		subtle.ConstantTimeCompare([]byte(c.Cluster.Token), []byte(c.Auth.WebhookToken)) == 1 {
 		v.failf("cluster.token_file", "holds the same token as auth.webhook_token_file; use two different tokens")
+	}
+	// A read-only token that is also a stronger one would not be read-only.
+	for _, other := range []struct {
+		key string
+		tok promconfig.Secret
+	}{
+		{"auth.operator_token_file", c.Auth.OperatorToken},
+		{"auth.webhook_token_file", c.Auth.WebhookToken},
+		{"cluster.token_file", c.Cluster.Token},
+	} {
+		if c.Auth.ViewerToken != "" && other.tok != "" &&
+			subtle.ConstantTimeCompare([]byte(c.Auth.ViewerToken), []byte(other.tok)) == 1 {
+			v.failf("auth.viewer_token_file", "holds the same token as %s; use two different tokens", other.key)
+		}
 	}
 	// Alertmanager's credentials must not be able to confirm incidents.
 	if c.Auth.OperatorToken != "" && c.Auth.WebhookToken != "" &&

@@ -53,6 +53,7 @@ func normalize(c *Config, lines map[string]int, baseDir string) {
 		abs(&c.Cluster.Peers[i].TokenFile)
 	}
 	abs(&c.Cluster.TokenFile)
+	abs(&c.Auth.ViewerTokenFile)
 	if _, set := lines["cluster.quorum"]; !set {
 		c.Cluster.Quorum = (1+len(c.Cluster.Peers))/2 + 1
 	}
@@ -148,6 +149,7 @@ func (v *validator) validate(c *Config) {
 	}
 	v.cluster(&c.Cluster)
 	v.alerts(c)
+	v.web(&c.Web)
 }
 
 func (v *validator) listen(key, addr string) {

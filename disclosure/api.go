@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 // DefaultMaxBodyBytes bounds request bodies of the incidents API.
@@ -31,6 +32,15 @@ type APIOptions struct {
 	Now func() time.Time
 	// MaxBodyBytes: 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ViewerToken may read incidents but change nothing (the content of
+	// auth.viewer_token_file). Empty: no viewer token.
+	ViewerToken []byte
+	// PublicRead serves the read routes without a token (web.public_read).
+	// Off, they need the operator or the viewer token: drafts are private.
+	PublicRead bool
+	// Guard throttles failed authentication; share one with the console
+	// and the cluster view. Nil: the API makes its own.
+	Guard *authn.Guard
 }
 
 // API serves the incidents HTTP API:
@@ -38,6 +48,7 @@ type APIOptions struct {
 //	GET   /api/v1/incidents[?state=S&class=C&limit=N]  {"incidents":[…]} newest first
 //	GET   /api/v1/incidents/{id}                       incident with report, anomalies, audit
 //	GET   /api/v1/incidents/{id}/report.md             Markdown report (text/markdown)
+//	      (the reads need the operator or viewer token unless PublicRead)
 //	POST  /api/v1/incidents/{id}/confirm               bearer token; on a confirmed incident whose
 //	                                                   security change is unacknowledged
 //	                                                   (security_unacknowledged_since set), acknowledges it
@@ -46,11 +57,13 @@ type APIOptions struct {
 //	PATCH /api/v1/incidents/{id}                       bearer token; {"field":"text"|null, …}
 //
 // Errors are {"error":"…"}: 400 bad input, 401 missing/wrong token, 403 no
-// token configured, 404 unknown incident, 409 illegal transition, 413 body
-// too large.
+// token configured or a viewer token on a change, 404 unknown incident,
+// 409 illegal transition, 413 body too large, 429 too many failed
+// authentications (with Retry-After).
 type API struct {
 	svc     *Service
-	auth    operatorAuth
+	auth    apiAuth
+	guard   *authn.Guard
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
@@ -64,8 +77,13 @@ func NewAPI(opts APIOptions) (*API, error) {
 		return nil, errors.New("disclosure: API needs a Service")
 	}
 	a := &API{
-		svc:     opts.Service,
-		auth:    newOperatorAuth(opts.OperatorToken),
+		svc: opts.Service,
+		auth: apiAuth{
+			operator:   authn.NewToken(opts.OperatorToken),
+			viewer:     authn.NewToken(opts.ViewerToken),
+			publicRead: opts.PublicRead,
+		},
+		guard:   opts.Guard,
 		log:     opts.Logger,
 		now:     opts.Now,
 		maxBody: opts.MaxBodyBytes,
@@ -79,6 +97,13 @@ func NewAPI(opts APIOptions) (*API, error) {
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
+	if a.guard == nil {
+		g, err := authn.NewGuard(authn.GuardOptions{Logger: a.log})
+		if err != nil {
+			return nil, fmt.Errorf("disclosure: %w", err)
+		}
+		a.guard = g
+	}
 	a.mux = http.NewServeMux()
 	a.Register(a.mux)
 	return a, nil
@@ -86,9 +111,9 @@ func NewAPI(opts APIOptions) (*API, error) {
 
 // Register adds the API's routes to mux (Go 1.22 method patterns).
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/incidents", a.list)
-	mux.HandleFunc("GET /api/v1/incidents/{id}", a.get)
-	mux.HandleFunc("GET /api/v1/incidents/{id}/report.md", a.report)
+	mux.HandleFunc("GET /api/v1/incidents", a.readable(a.list))
+	mux.HandleFunc("GET /api/v1/incidents/{id}", a.readable(a.get))
+	mux.HandleFunc("GET /api/v1/incidents/{id}/report.md", a.readable(a.report))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/confirm", a.authorized(a.confirm))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/dismiss", a.authorized(a.dismiss))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/resolve", a.authorized(a.resolve))
@@ -97,17 +122,63 @@ func (a *API) Register(mux *http.ServeMux) {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
+// authorized lets a state change through only with the operator token.
 func (a *API) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if status, msg := a.auth.check(w, r); status != 0 {
-			// Never log the header: it may hold a (wrong) token.
-			a.log.Warn("refused incident change", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr, "status", status)
-			writeError(w, status, msg)
+		if !a.admit(w, r, roleOperator) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 		h(w, r)
 	}
+}
+
+// readable lets a read through with the operator or viewer token, or
+// without one when reads are public.
+func (a *API) readable(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.admit(w, r, roleViewer) {
+			h(w, r)
+		}
+	}
+}
+
+// admit authenticates r for want, throttling failed attempts per client
+// and globally; it has answered the request when it returns false.
+func (a *API) admit(w http.ResponseWriter, r *http.Request, want role) bool {
+	return admit(w, r, want, a.auth, a.guard, a.log)
+}
+
+// admit is the API's and the maintenance API's authentication: one throttle
+// for every bearer-token surface, so guesses cannot be spread over them.
+func admit(w http.ResponseWriter, r *http.Request, want role, auth apiAuth, guard *authn.Guard, log *slog.Logger) bool {
+	if want == roleViewer && auth.publicRead {
+		return true
+	}
+	client := guard.Client(r)
+	if _, present, _ := authn.Bearer(r); present && !guard.Allow(w, authn.SurfaceAPI, client) {
+		// Checked before the token, so a blocked client learns nothing.
+		// Retry-After is set; the block's start was logged once.
+		writeError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
+		return false
+	}
+	_, status, msg, wrong := auth.authenticate(w, r, want)
+	if status == 0 {
+		guard.Succeed(client)
+		return true
+	}
+	if wrong {
+		guard.Fail(authn.SurfaceAPI, client)
+		// Never log the header: it holds a (wrong) token.
+		log.Warn("refused api request: bad token", "method", r.Method, "path", r.URL.Path,
+			"remote_addr", r.RemoteAddr, "client", client, "status", status)
+	} else {
+		// Missing tokens are not guesses: a misconfigured poller must not
+		// flood the log.
+		log.Debug("refused api request", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr, "status", status)
+	}
+	writeError(w, status, msg)
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

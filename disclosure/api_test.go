@@ -144,7 +144,8 @@ func TestIncidentAPIAuth(t *testing.T) {
 			}
 		})
 	}
-	// Every state change is protected, reads are not.
+	// Every state change is protected, and so are reads (drafts are private
+	// unless web.public_read).
 	e := newIncAPIEnv(t, incToken)
 	id := e.draft(t)
 	for _, c := range []struct{ method, path string }{
@@ -157,8 +158,11 @@ func TestIncidentAPIAuth(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/api/v1/incidents", "/api/v1/incidents/" + id, "/api/v1/incidents/" + id + "/report.md"} {
-		if r := e.do(t, "GET", p, "", "", nil); r.status != http.StatusOK {
-			t.Errorf("GET %s: %d", p, r.status)
+		if r := e.do(t, "GET", p, "", "", nil); r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("GET %s without token: %d %q", p, r.status, r.header.Get("WWW-Authenticate"))
+		}
+		if r := e.do(t, "GET", p, incBearer, "", nil); r.status != http.StatusOK {
+			t.Errorf("GET %s with the operator token: %d", p, r.status)
 		}
 	}
 	if inc := e.get(t, id); inc.State != StateDraft || len(inc.Audit) != 1 {
@@ -211,7 +215,7 @@ func TestIncidentAPIStateChanges(t *testing.T) {
 	if r := e.do(t, "POST", "/api/v1/incidents/INC-20000101-0001/confirm", incBearer, "", nil); r.status != http.StatusNotFound || !strings.Contains(r.errMsg(t), "INC-20000101-0001") {
 		t.Errorf("unknown incident: %d %s", r.status, r.body)
 	}
-	if r := e.do(t, "GET", "/api/v1/incidents/nope", "", "", nil); r.status != http.StatusNotFound {
+	if r := e.do(t, "GET", "/api/v1/incidents/nope", incBearer, "", nil); r.status != http.StatusNotFound {
 		t.Errorf("GET unknown: %d", r.status)
 	}
 	if r := e.do(t, "DELETE", base, incBearer, "", nil); r.status != http.StatusMethodNotAllowed {
@@ -305,7 +309,7 @@ func TestIncidentAPIPatch(t *testing.T) {
 		edits[0]["new"] != "NymVPN API was down." || edits[1]["field"] != "acknowledgments" || edits[1]["old"] != "" {
 		t.Errorf("edit audit %v", edits)
 	}
-	md := e.do(t, "GET", path+"/report.md", "", "", nil)
+	md := e.do(t, "GET", path+"/report.md", incBearer, "", nil)
 	if !strings.Contains(string(md.body), "Thanks to @bob (Discord).") {
 		t.Errorf("report.md lacks the edit:\n%s", md.body)
 	}
@@ -344,7 +348,7 @@ func TestIncidentAPIListAndGet(t *testing.T) {
 	e.apply(t, incService("nym-api", detector.ClassOperational, incAt(0)), incAt(time.Minute))
 	e.apply(t, incGateways("node/5", detector.ClassInternal, incAt(0), 5, 1), incAt(2*time.Minute))
 	list := func(q string) (int, []map[string]any) {
-		r := e.do(t, "GET", "/api/v1/incidents"+q, "", "", nil)
+		r := e.do(t, "GET", "/api/v1/incidents"+q, incBearer, "", nil)
 		if r.status != http.StatusOK {
 			return r.status, nil
 		}
@@ -393,7 +397,7 @@ func TestIncidentAPIListAndGet(t *testing.T) {
 		}
 	}
 	for _, q := range []string{"?state=open", "?class=critical", "?limit=0", "?limit=x", "?state=DRAFT"} {
-		r := e.do(t, "GET", "/api/v1/incidents"+q, "", "", nil)
+		r := e.do(t, "GET", "/api/v1/incidents"+q, incBearer, "", nil)
 		if r.status != http.StatusBadRequest {
 			t.Errorf("%s: %d", q, r.status)
 		}
@@ -401,17 +405,17 @@ func TestIncidentAPIListAndGet(t *testing.T) {
 	}
 
 	id := all[1]["id"].(string)
-	r := e.do(t, "GET", "/api/v1/incidents/"+id, "", "", nil)
+	r := e.do(t, "GET", "/api/v1/incidents/"+id, incBearer, "", nil)
 	m := r.json(t)
 	if len(m["anomalies"].([]any)) != 1 || len(m["audit"].([]any)) != 1 || m["report"] == nil {
 		t.Errorf("get: %s", r.body)
 	}
-	md := e.do(t, "GET", "/api/v1/incidents/"+id+"/report.md", "", "", nil)
+	md := e.do(t, "GET", "/api/v1/incidents/"+id+"/report.md", incBearer, "", nil)
 	if md.status != http.StatusOK || md.header.Get("Content-Type") != "text/markdown; charset=utf-8" ||
 		!strings.Contains(string(md.body), "## Privacy impact assessment") {
 		t.Errorf("report.md: %d %q\n%s", md.status, md.header.Get("Content-Type"), md.body)
 	}
-	if r := e.do(t, "GET", "/api/v1/incidents/nope/report.md", "", "", nil); r.status != http.StatusNotFound {
+	if r := e.do(t, "GET", "/api/v1/incidents/nope/report.md", incBearer, "", nil); r.status != http.StatusNotFound {
 		t.Errorf("report of unknown incident: %d", r.status)
 	}
 }
@@ -426,7 +430,9 @@ func TestIncidentAPIRegisterOnSharedMux(t *testing.T) {
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	api.Register(mux)
 	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/incidents", nil))
+	req := httptest.NewRequest("GET", "/api/v1/incidents", nil)
+	req.Header.Set("Authorization", incBearer)
+	mux.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"incidents":[]`) {
 		t.Errorf("%d %s", rec.Code, rec.Body)
 	}

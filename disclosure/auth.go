@@ -1,49 +1,69 @@
 package disclosure
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
-// operatorAuth checks the operator's bearer token on state changes. Without
-// a configured token, state changes are refused: the API is never open.
-type operatorAuth struct {
-	configured bool
-	sum        [sha256.Size]byte
+// apiAuth holds the API's tokens. The operator token may read and change
+// incidents; the viewer token may only read. Without a configured operator
+// token state changes are refused: the API is never open for writing.
+type apiAuth struct {
+	operator   authn.Token
+	viewer     authn.Token
+	publicRead bool
 }
 
-func newOperatorAuth(token []byte) operatorAuth {
-	token = bytes.TrimSpace(token) // token files usually end in a newline
-	if len(token) == 0 {
-		return operatorAuth{}
-	}
-	return operatorAuth{configured: true, sum: sha256.Sum256(token)}
-}
+// role is what an authenticated request may do.
+type role int
 
-// check returns 0 if the request may change state, else the HTTP status and
-// a message. Comparing fixed-size digests in constant time leaks neither the
-// token nor its length.
-func (a operatorAuth) check(w http.ResponseWriter, r *http.Request) (int, string) {
-	if !a.configured {
-		return http.StatusForbidden, "state changes are disabled: no operator token is configured (set auth.operator_token_file)"
+const (
+	roleNone role = iota
+	roleViewer
+	roleOperator
+)
+
+// authenticate returns the role the request's bearer token grants, or the
+// HTTP status and message that refuse it. want is the least role the
+// route needs. wrong is true when a token was presented and did not match
+// (a guess, for the throttle), as opposed to a missing one.
+func (a apiAuth) authenticate(w http.ResponseWriter, r *http.Request, want role) (got role, status int, msg string, wrong bool) {
+	if want == roleViewer && a.publicRead {
+		// Reads are public; a token, if sent, is not even looked at.
+		return roleViewer, 0, "", false
 	}
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if h == "" {
+	if want == roleOperator && !a.operator.Set() {
+		return roleNone, http.StatusForbidden, "state changes are disabled: no operator token is configured (set auth.operator_token_file)", false
+	}
+	tok, present, ok := authn.Bearer(r)
+	if !present {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
-		return http.StatusUnauthorized, "missing operator token: send Authorization: Bearer <token>"
+		if want == roleViewer {
+			return roleNone, http.StatusUnauthorized, "missing token: incidents are private (web.public_read is off); send Authorization: Bearer <operator or viewer token>", false
+		}
+		return roleNone, http.StatusUnauthorized, "missing operator token: send Authorization: Bearer <token>", false
 	}
-	token = strings.TrimSpace(token)
-	sum := sha256.Sum256([]byte(token))
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || subtle.ConstantTimeCompare(sum[:], a.sum[:]) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch", error="invalid_token"`)
-		return http.StatusUnauthorized, "invalid operator token"
+	// Both are always compared, so the time taken does not say which
+	// token (if any) was sent.
+	isOp := ok && a.operator.Matches(tok)
+	isViewer := ok && a.viewer.Matches(tok)
+	switch {
+	case isOp:
+		return roleOperator, 0, "", false
+	case isViewer && want == roleViewer:
+		return roleViewer, 0, "", false
+	case isViewer:
+		// A valid token without the right: no guess, so not throttled.
+		return roleViewer, http.StatusForbidden, "the viewer token may only read; state changes need the operator token", false
 	}
-	return 0, ""
+	w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch", error="invalid_token"`)
+	if want == roleViewer {
+		return roleNone, http.StatusUnauthorized, "invalid token", true
+	}
+	return roleNone, http.StatusUnauthorized, "invalid operator token", true
 }
 
 // maxActorRunes bounds the self-declared operator name.

@@ -29,7 +29,10 @@ Every command takes --server URL (default %s, or $NYMWATCH_SERVER) and --help.
 
 Environment:
   NYMWATCH_TOKEN   operator token (the content of auth.operator_token_file);
-                   needed by confirm, dismiss, resolve and edit
+                   needed by confirm, dismiss, resolve and edit. list and
+                   show send it too, and also take the read-only viewer
+                   token (auth.viewer_token_file): drafts are private
+                   unless the server sets web.public_read
   NYMWATCH_SERVER  default for --server
   NYMWATCH_ACTOR   your name in the audit trail (default $USER)
 `
@@ -175,6 +178,8 @@ func (c *incidentsCLI) fail(cmd string, err error) int {
 			}
 		case http.StatusForbidden:
 			msg = "forbidden: " + api.Message
+		case http.StatusTooManyRequests:
+			msg = "too many failed authentications from this address: " + api.Message
 		case http.StatusNotFound:
 			msg = "not found: " + api.Message
 		case http.StatusConflict:
@@ -202,7 +207,7 @@ func (c *incidentsCLI) list(ctx context.Context, args []string) int {
 	if len(pos) > 0 {
 		return c.usageError(fmt.Errorf("list takes no arguments, got %q", pos), usage)
 	}
-	cl, err := c.client(false)
+	cl, err := c.client(true) // drafts are private: reads need a token too
 	if err != nil {
 		return c.usageError(err, usage)
 	}
@@ -267,7 +272,7 @@ func (c *incidentsCLI) show(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	cl, err := c.client(false)
+	cl, err := c.client(true) // drafts are private: reads need a token too
 	if err != nil {
 		return c.usageError(err, usage)
 	}

@@ -41,10 +41,11 @@ func TestIncidentCLI(t *testing.T) {
 	srv := []string{"--server", e.srv.URL}
 	withToken := map[string]string{"NYMWATCH_TOKEN": incToken + "\n", "USER": "dave"}
 	noToken := map[string]string{}
+	viewer := map[string]string{"NYMWATCH_TOKEN": incToken}
 	args := func(a ...string) []string { return append(append([]string{}, srv...), a...) }
 
 	t.Run("list table", func(t *testing.T) {
-		r := e.cli(t, noToken, args("list")...)
+		r := e.cli(t, viewer, args("list")...)
 		if r.code != 0 {
 			t.Fatalf("code %d: %s", r.code, r.stderr)
 		}
@@ -58,17 +59,17 @@ func TestIncidentCLI(t *testing.T) {
 		}
 	})
 	t.Run("list filters and server from env", func(t *testing.T) {
-		r := e.cli(t, map[string]string{"NYMWATCH_SERVER": e.srv.URL}, "list", "--state", "internal")
+		r := e.cli(t, map[string]string{"NYMWATCH_SERVER": e.srv.URL, "NYMWATCH_TOKEN": incToken}, "list", "--state", "internal")
 		if r.code != 0 || !strings.Contains(r.stdout, internalID) || strings.Contains(r.stdout, draftID) {
 			t.Errorf("code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		r = e.cli(t, noToken, args("list", "--class=security")...)
+		r = e.cli(t, viewer, args("list", "--class=security")...)
 		if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stderr, "no incidents") {
 			t.Errorf("code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("list json", func(t *testing.T) {
-		r := e.cli(t, noToken, "list", "--json", "--server", e.srv.URL)
+		r := e.cli(t, viewer, "list", "--json", "--server", e.srv.URL)
 		var out struct {
 			Incidents []map[string]any `json:"incidents"`
 		}
@@ -77,24 +78,32 @@ func TestIncidentCLI(t *testing.T) {
 		}
 	})
 	t.Run("list bad filter", func(t *testing.T) {
-		r := e.cli(t, noToken, args("list", "--state", "open")...)
+		r := e.cli(t, viewer, args("list", "--state", "open")...)
 		if r.code != 1 || !strings.Contains(r.stderr, `rejected: unknown state "open"`) {
 			t.Errorf("code %d stderr %q", r.code, r.stderr)
 		}
 	})
 	t.Run("show", func(t *testing.T) {
-		r := e.cli(t, noToken, args("show", draftID)...)
+		r := e.cli(t, viewer, args("show", draftID)...)
 		var m map[string]any
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &m) != nil || m["id"] != draftID || m["report"] == nil {
 			t.Errorf("code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		r = e.cli(t, noToken, "show", draftID, "--report", "--server", e.srv.URL)
+		r = e.cli(t, viewer, "show", draftID, "--report", "--server", e.srv.URL)
 		if r.code != 0 || !strings.HasPrefix(r.stdout, "# nymvpn-api failing") || !strings.Contains(r.stdout, "## What users should do") {
 			t.Errorf("code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		r = e.cli(t, noToken, args("show", "INC-19990101-0001")...)
+		r = e.cli(t, viewer, args("show", "INC-19990101-0001")...)
 		if r.code != 1 || !strings.Contains(r.stderr, "not found") {
 			t.Errorf("code %d stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("reads without token", func(t *testing.T) {
+		for _, a := range [][]string{args("list"), args("show", draftID)} {
+			r := e.cli(t, noToken, a...)
+			if r.code != 1 || !strings.Contains(r.stderr, "NYMWATCH_TOKEN is not set") || strings.Contains(r.stdout, draftID) {
+				t.Errorf("%v without token: code %d stdout %q stderr %q", a, r.code, r.stdout, r.stderr)
+			}
 		}
 	})
 	t.Run("confirm without token", func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 // MaintenanceAPIOptions configures NewMaintenanceAPI.
@@ -20,7 +22,10 @@ type MaintenanceAPIOptions struct {
 	// OperatorToken guards every route, reads included (windows say what
 	// is being worked on). Empty: every request is refused with 403.
 	OperatorToken []byte
-	Logger        *slog.Logger
+	// Guard throttles failed authentication; share the incident API's so
+	// guesses cannot be spread over both. Nil: the API makes its own.
+	Guard  *authn.Guard
+	Logger *slog.Logger
 	// Now is the clock of human actions; nil means time.Now.
 	Now func() time.Time
 }
@@ -37,10 +42,11 @@ type MaintenanceAPIOptions struct {
 // configured, 404 unknown window, 409 already ended or too many windows,
 // 413 body too large.
 type MaintenanceAPI struct {
-	m    *Maintenance
-	auth operatorAuth
-	log  *slog.Logger
-	now  func() time.Time
+	m     *Maintenance
+	auth  apiAuth
+	guard *authn.Guard
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // NewMaintenanceAPI builds the API; mount it with Register.
@@ -48,9 +54,16 @@ func NewMaintenanceAPI(opts MaintenanceAPIOptions) (*MaintenanceAPI, error) {
 	if opts.Maintenance == nil {
 		return nil, errors.New("disclosure: maintenance API needs a Maintenance store")
 	}
-	a := &MaintenanceAPI{m: opts.Maintenance, auth: newOperatorAuth(opts.OperatorToken), log: opts.Logger, now: opts.Now}
+	a := &MaintenanceAPI{m: opts.Maintenance, auth: apiAuth{operator: authn.NewToken(opts.OperatorToken)}, guard: opts.Guard, log: opts.Logger, now: opts.Now}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.guard == nil {
+		g, err := authn.NewGuard(authn.GuardOptions{Logger: a.log})
+		if err != nil {
+			return nil, fmt.Errorf("disclosure: %w", err)
+		}
+		a.guard = g
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -68,9 +81,7 @@ func (a *MaintenanceAPI) Register(mux *http.ServeMux) {
 
 func (a *MaintenanceAPI) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if status, msg := a.auth.check(w, r); status != 0 {
-			a.log.Warn("refused maintenance request", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr, "status", status)
-			writeError(w, status, msg)
+		if !admit(w, r, roleOperator, a.auth, a.guard, a.log) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, DefaultMaxBodyBytes)

@@ -183,6 +183,8 @@ type daemonProc struct {
 	base   string
 	stderr *syncBuffer
 	done   chan error
+	// token reads the incidents API; empty means testOperatorToken.
+	token string
 }
 
 func startDaemon(t *testing.T, e *env, cfgPath string) *daemonProc {
@@ -225,8 +227,21 @@ func startDaemonAt(t *testing.T, listen, cfgPath string, extraEnv ...string) *da
 	return p
 }
 
+// get fetches path; the incidents API is read with the operator token, as
+// the CLI does (drafts are private unless web.public_read).
 func (p *daemonProc) get(path string) (int, string) {
-	resp, err := http.Get(p.base + path)
+	req, err := http.NewRequest(http.MethodGet, p.base+path, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	if strings.HasPrefix(path, "/api/v1/incidents") {
+		tok := p.token
+		if tok == "" {
+			tok = testOperatorToken
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}

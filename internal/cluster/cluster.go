@@ -32,6 +32,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 // ViewPath is the endpoint of a vantage point's view.
@@ -105,6 +106,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Guard throttles failed authentication on the view (shared with the
+	// API and the console). Nil: the cluster makes its own.
+	Guard *authn.Guard
 }
 
 // FromConfig returns the Options that cfg decides; the caller adds Source,
@@ -142,7 +146,7 @@ type settings struct {
 	peers    []Peer
 	interval time.Duration
 	timeout  time.Duration
-	tokens   [][]byte
+	tokens   []authn.Token
 }
 
 // Cluster serves this vantage point's view and pulls its peers'.
@@ -155,6 +159,7 @@ type Cluster struct {
 	log    *slog.Logger
 	now    func() time.Time
 	m      *metrics
+	guard  *authn.Guard
 
 	mu    sync.Mutex
 	s     settings
@@ -184,6 +189,14 @@ func New(o Options) (*Cluster, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	c.guard = o.Guard
+	if c.guard == nil {
+		g, err := authn.NewGuard(authn.GuardOptions{Throttle: authn.ThrottleOptions{Now: c.now}, Logger: c.log})
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		c.guard = g
 	}
 	if o.Client != nil {
 		cl := *o.Client
@@ -234,7 +247,7 @@ func (o *Options) settings() (settings, error) {
 	}
 	for _, t := range o.Tokens {
 		if t != "" {
-			s.tokens = append(s.tokens, []byte(t))
+			s.tokens = append(s.tokens, authn.NewToken([]byte(t)))
 		}
 	}
 	return s, errors.Join(errs...)

@@ -338,6 +338,10 @@ func TestPullFailures(t *testing.T) {
 			_, _ = w.Write(bomb)
 		}, "", t0, reasonTooLarge},
 		{"refused token", nil, "wrong-token-0123456789", t0, reasonAuth},
+		{"throttled", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "60")
+			http.Error(w, "too many failed authentications", http.StatusTooManyRequests)
+		}, "", t0, reasonAuth},
 		{"server error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }, "", t0, reasonStatus},
 		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)

@@ -2,10 +2,11 @@ package cluster
 
 import (
 	"compress/gzip"
-	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 // Handler serves GET /api/v1/cluster/view: this vantage point's view,
@@ -16,12 +17,23 @@ func (c *Cluster) Handler() http.Handler {
 }
 
 func (c *Cluster) serveView(w http.ResponseWriter, r *http.Request) {
+	client := c.guard.Client(r)
+	if !c.guard.Allow(w, authn.SurfaceCluster, client) {
+		// Before the token is looked at: a blocked client learns nothing.
+		c.m.served(http.StatusTooManyRequests)
+		http.Error(w, "too many failed authentications; retry later", http.StatusTooManyRequests)
+		return
+	}
 	if !c.authorized(r.Header.Get("Authorization")) {
+		if _, present, _ := authn.Bearer(r); present {
+			c.guard.Fail(authn.SurfaceCluster, client)
+		}
 		c.m.served(http.StatusUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
 		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 		return
 	}
+	c.guard.Succeed(client)
 	v := c.src.View(c.now())
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -47,23 +59,16 @@ func (c *Cluster) serveView(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authorized compares the bearer token with every accepted one in
-// constant time.
+// authorized checks the bearer token against every accepted one. The
+// tokens are compared as SHA-256 digests in constant time, so neither a
+// token nor its length leaks (a raw ConstantTimeCompare returns at once on
+// a length mismatch).
 func (c *Cluster) authorized(header string) bool {
 	const scheme = "bearer "
 	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
 		return false
 	}
-	tok := strings.TrimSpace(header[len(scheme):])
-	if tok == "" {
-		return false
-	}
-	s := c.settings()
-	match := 0
-	for _, want := range s.tokens {
-		match |= subtle.ConstantTimeCompare([]byte(tok), want)
-	}
-	return match == 1
+	return authn.MatchAny(header[len(scheme):], c.settings().tokens...)
 }
 
 // acceptsGzip reports whether Accept-Encoding allows gzip (RFC 9110

@@ -19,7 +19,7 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 }
 
-var servedCodes = []int{http.StatusOK, http.StatusUnauthorized}
+var servedCodes = []int{http.StatusOK, http.StatusUnauthorized, http.StatusTooManyRequests}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)

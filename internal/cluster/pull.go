@@ -74,6 +74,10 @@ func (c *Cluster) pull(ctx context.Context, p Peer, timeout time.Duration) (dete
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return fail(reasonAuth, fmt.Errorf("HTTP %d: the peer refuses our token (check cluster.peers[].token_file against its cluster.token_file)", resp.StatusCode))
+	case resp.StatusCode == http.StatusTooManyRequests:
+		// The peer throttles this address after failed tokens: ours, if
+		// it was wrong, or another client's behind the same address.
+		return fail(reasonAuth, errors.New("HTTP 429: the peer throttles this address after failed authentications (check cluster.peers[].token_file against its cluster.token_file)"))
 	case resp.StatusCode != http.StatusOK:
 		return fail(reasonStatus, fmt.Errorf("HTTP %d", resp.StatusCode))
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
@@ -119,6 +120,13 @@ type daemon struct {
 	// self keeps the alerts about nymwatch itself (watchdog, monitoring
 	// blind) in Alertmanager, apart from the outbox.
 	self *disclosure.SelfAlerts
+	// guard throttles failed authentication on every surface; built once,
+	// so a reload keeps the counts.
+	guard *authn.Guard
+	// write proves the local store takes writes (readiness, /-/healthy,
+	// watchdog); fails rate-limits the logging of failing store writes.
+	write *writeCheck
+	fails *failureLog
 }
 
 type daemonMetrics struct {
@@ -231,6 +239,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}()
 		d.reg.MustRegister(collectors.NewDBStatsCollector(d.shared.W, "nymwatch_shared"))
 	}
+	d.fails = newFailureLog(d.log, storeErrorLogEvery, time.Now)
+	d.write = newWriteCheck(d.db, time.Now, d.fails)
+	d.ready.write = d.write
 	d.ready.storeOpen.Store(true)
 	d.lastEval.Store(time.Now().UnixNano()) // the watchdog's grace before the first evaluation
 
@@ -322,6 +333,14 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		return fmt.Errorf("directory: %w", err)
 	}
 
+	d.guard, err = authn.NewGuard(authn.GuardOptions{
+		TrustedProxies: cfg.Web.TrustedProxyPrefixes(),
+		Logger:         d.log.With("component", "auth"),
+		Registerer:     d.reg,
+	})
+	if err != nil {
+		return err
+	}
 	d.detM = detector.NewMetrics(d.reg)
 	detOpts, err := d.detectorOptions(cfg)
 	if err != nil {
@@ -389,6 +408,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		Logger:        d.log.With("component", "webui"),
 		Registerer:    d.reg,
 		Maintenance:   d.maint,
+		Guard:         d.guard,
 	})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -549,9 +569,12 @@ func (d *daemon) evaluate(ctx context.Context) {
 		a := e.a
 		if err := d.svc.ApplyAnomaly(actx, a, now); err != nil {
 			d.m.applyErrors.Inc()
-			d.log.Error("could not record anomaly; will retry", "anomaly", a.ID, "class", a.Class, "err", err)
+			// Rate-limited: with a full disk this fails for every pending
+			// anomaly every second. It is retried on the next evaluation.
+			d.fails.fail("record anomaly", err, "anomaly", a.ID, "class", a.Class)
 			continue
 		}
+		d.fails.ok("record anomaly")
 		d.log.Info("anomaly recorded", "anomaly", a.ID, "component", a.Component, "class", a.Class,
 			"open", a.Open(), "first_seen", a.FirstSeen, "reason", a.Reason)
 		d.pending.done(e)
@@ -562,17 +585,25 @@ func (d *daemon) evaluate(ctx context.Context) {
 func (d *daemon) tickOutbox(ctx context.Context) {
 	tctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	if err := d.outbox.Tick(tctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
-		d.log.Error("page outbox tick failed", "err", err)
+	err := d.outbox.Tick(tctx, time.Now().UTC())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.fails.fail("page outbox", err)
+	case err == nil:
+		d.fails.ok("page outbox")
 	}
 }
 
 // saveState persists the detector's streaks and open anomalies so that a
 // restart mid-outage keeps the same anomaly and first_seen.
 func (d *daemon) saveState(ctx context.Context) {
-	if err := d.persist(ctx); err != nil && ctx.Err() == nil {
+	err := d.persist(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
 		d.m.snapshotErrors.Inc()
-		d.log.Error("could not save detector state", "err", err)
+		d.fails.fail("save detector state", err)
+	case err == nil:
+		d.fails.ok("save detector state")
 	}
 }
 
@@ -625,9 +656,13 @@ func (d *daemon) storeAlerts(ctx context.Context, alerts []detector.Alert, at ti
 	return ch.Err()
 }
 
-// healthy is the watchdog's check: the probe scheduler and the evaluation
-// loop are running and the store answers.
+// healthy is the watchdog's check: the store takes a write (a ping alone
+// passed with a read-only disk) and the probe scheduler and the evaluation
+// loop are running.
 func (d *daemon) healthy(ctx context.Context) error {
+	if err := d.write.check(ctx); err != nil {
+		return fmt.Errorf("store refuses writes: %w", err)
+	}
 	set := d.sched.Settings()
 	if since := time.Since(d.sched.LastRun()); since > 3*set.Slice+time.Second {
 		return fmt.Errorf("probe scheduler last ran %s ago", since.Round(time.Millisecond))
@@ -635,11 +670,6 @@ func (d *daemon) healthy(ctx context.Context) error {
 	// An evaluation may legitimately wait jobTimeout on a slow store.
 	if since := time.Since(time.Unix(0, d.lastEval.Load())); since > jobTimeout+10*evaluateEvery {
 		return fmt.Errorf("detector last evaluated %s ago", since.Round(time.Millisecond))
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := d.db.Ping(pctx); err != nil {
-		return fmt.Errorf("store: %w", err)
 	}
 	// The shared PostgreSQL store is deliberately not checked: systemd
 	// restarting every instance during a database outage would stop the
@@ -679,6 +709,9 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 		Service:       d.svc,
 		OperatorToken: []byte(cfg.Auth.OperatorToken),
 		Logger:        d.log,
+		ViewerToken:   []byte(cfg.Auth.ViewerToken),
+		PublicRead:    cfg.Web.PublicRead,
+		Guard:         d.guard,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("incident api: %w", err)
@@ -707,6 +740,7 @@ func (d *daemon) clusterOptions(cfg *config.Config) cluster.Options {
 	co.Source, co.Sink, co.Status = d.det, d.det, d.det
 	co.Registerer = d.reg
 	co.Logger = d.log.With("component", "cluster")
+	co.Guard = d.guard
 	return co
 }
 

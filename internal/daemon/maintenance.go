@@ -54,6 +54,7 @@ func (d *daemon) registerMaintenance(mux *http.ServeMux, cfg *config.Config) err
 	api, err := disclosure.NewMaintenanceAPI(disclosure.MaintenanceAPIOptions{
 		Maintenance:   d.maint,
 		OperatorToken: []byte(cfg.Auth.OperatorToken),
+		Guard:         d.guard,
 		Logger:        d.log,
 	})
 	if err != nil {

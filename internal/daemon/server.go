@@ -25,24 +25,42 @@ const (
 	shutdownTimeout   = 10 * time.Second
 )
 
-// readiness is what /-/ready reports: the store is open and the first
-// directory load has been attempted.
+// readiness is what /-/ready reports: the store is open and takes writes,
+// and the first directory load has been attempted.
 type readiness struct {
 	storeOpen     atomic.Bool
 	directoryDone atomic.Bool
 	stopping      atomic.Bool
+	// write proves the store takes writes; set before the server starts.
+	write *writeCheck
 }
 
-func (r *readiness) ready() (bool, string) {
+func (r *readiness) ready(ctx context.Context) (bool, string) {
 	switch {
 	case r.stopping.Load():
 		return false, "shutting down"
 	case !r.storeOpen.Load():
 		return false, "store not open"
-	case !r.directoryDone.Load():
+	}
+	if err := r.writable(ctx); err != nil {
+		return false, err.Error()
+	}
+	if !r.directoryDone.Load() {
 		return false, "first directory load not attempted yet"
 	}
 	return true, "ready"
+}
+
+// writable reports whether the store took a (recent, cached) heartbeat
+// write: a read-only or full disk is neither ready nor healthy.
+func (r *readiness) writable(ctx context.Context) error {
+	if r.write == nil {
+		return nil
+	}
+	if err := r.write.check(ctx); err != nil {
+		return fmt.Errorf("the store refuses writes: %w", err)
+	}
+	return nil
 }
 
 // newMux builds the router: operational endpoints here, the API handlers
@@ -55,13 +73,18 @@ func newMux(reg *prometheus.Registry, rd *readiness) *http.ServeMux {
 		ErrorHandling:     promhttp.ContinueOnError,
 	})
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, metrics))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := rd.writable(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "nymwatch is not healthy: %s.\n", err)
+			return
+		}
 		fmt.Fprintln(w, "nymwatch is healthy.")
 	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		ok, why := rd.ready()
+		ok, why := rd.ready(r.Context())
 		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, "nymwatch is not ready: %s.\n", why)

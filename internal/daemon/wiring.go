@@ -229,6 +229,7 @@ func (d *daemon) apply(next *config.Config) error {
 	d.cfgMu.Unlock()
 	d.det.Reconfigure(detOpts)
 	d.ui.SetAccess([]byte(next.Auth.OperatorToken), next.Web.PublicRead)
+	d.guard.SetTrustedProxies(next.Web.TrustedProxyPrefixes())
 	d.app.set(app)
 	if client != nil {
 		if err := d.disc.SetFetcher(client); err != nil {

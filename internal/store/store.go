@@ -62,11 +62,20 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 
 const busyTimeoutMS = 5000
 
-func dsn(path string, readOnly bool) string {
+// syncMode is the writer's PRAGMA synchronous. FULL fsyncs the WAL at
+// every commit, so a committed incident, page or webhook alert survives a
+// power loss, not only a crash of the process (NORMAL does not: the last
+// commits before the loss may roll back). The cost is measured by
+// BenchmarkCommit (docs/security-hardening.md).
+const syncMode = "FULL"
+
+func dsn(path string, readOnly bool) string { return dsnSync(path, readOnly, syncMode) }
+
+func dsnSync(path string, readOnly bool, sync string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.Itoa(busyTimeoutMS)+")")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+sync+")")
 	if readOnly {
 		q.Set("mode", "ro")
 	} else {
@@ -82,7 +91,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("store: empty path")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create directory: %w", err)
 	}
 	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
@@ -97,6 +106,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("store: lock %s: %w", path, err)
 	}
 	db := &DB{Path: path, lock: lf}
+	if err := restrictFiles(path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if db.W, err = sql.Open("sqlite", dsn(path, false)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open writer: %w", err)

@@ -274,7 +274,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if len(trail) < 2 || trail[len(trail)-2] != want[0] || trail[len(trail)-1] != want[1] {
 		t.Errorf("audit trail %q, want it to end with %q", trail, want)
 	}
-	r := e.do("GET", "/api/v1/incidents/"+id+"/report.md", nil, nil)
+	r := e.do("GET", "/api/v1/incidents/"+id+"/report.md", nil, nil, "Authorization", "Bearer "+testToken)
 	if !strings.Contains(r.body, remediation) || strings.Contains(r.body, "DRAFT") {
 		t.Errorf("report.md after confirm:\n%s", r.body)
 	}

@@ -96,7 +96,8 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	if err != nil {
 		t.Fatalf("new ui: %v", err)
 	}
-	api, err := disclosure.NewAPI(disclosure.APIOptions{Service: e.svc, OperatorToken: []byte(testToken), Logger: logger, Now: e.clock.Now})
+	api, err := disclosure.NewAPI(disclosure.APIOptions{Service: e.svc, OperatorToken: []byte(testToken), Logger: logger, Now: e.clock.Now,
+		PublicRead: opts.PublicRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func (e *env) login(name string) *http.Cookie {
 // apiIncident reads an incident through the JSON API.
 func (e *env) apiIncident(id string) map[string]any {
 	e.t.Helper()
-	r := e.do("GET", "/api/v1/incidents/"+id, nil, nil)
+	r := e.do("GET", "/api/v1/incidents/"+id, nil, nil, "Authorization", "Bearer "+testToken)
 	if r.status != http.StatusOK {
 		e.t.Fatalf("api get %s: %d %s", id, r.status, r.body)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"net"
 	"sync"
 	"time"
 )
@@ -113,79 +112,4 @@ func (s *sessions) pruneLocked(now time.Time) {
 			delete(s.m, k)
 		}
 	}
-}
-
-// Login throttling: the token has at least 16 characters (config enforces
-// it), so guessing is hopeless anyway; the throttle keeps the logs and the
-// CPU quiet under a scripted attempt. It is per client host, so one noisy
-// host cannot lock the on-call human out.
-const (
-	maxLoginFailures    = 5
-	loginFailureWindow  = time.Minute
-	maxThrottledClients = 4096
-)
-
-type throttle struct {
-	mu  sync.Mutex
-	m   map[string]failures
-	now func() time.Time
-}
-
-type failures struct {
-	n     int
-	since time.Time
-}
-
-func newThrottle(now func() time.Time) *throttle {
-	return &throttle{m: map[string]failures{}, now: now}
-}
-
-func clientHost(remoteAddr string) string {
-	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
-		return h
-	}
-	return remoteAddr
-}
-
-// blocked reports whether host has failed too often within the window.
-func (t *throttle) blocked(host string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := t.m[host]
-	if !ok {
-		return false
-	}
-	if t.now().Sub(f.since) >= loginFailureWindow {
-		delete(t.m, host)
-		return false
-	}
-	return f.n >= maxLoginFailures
-}
-
-func (t *throttle) fail(host string) {
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := t.m[host]
-	if !ok || now.Sub(f.since) >= loginFailureWindow {
-		f = failures{since: now}
-	}
-	f.n++
-	if !ok && len(t.m) >= maxThrottledClients {
-		for k, v := range t.m {
-			if now.Sub(v.since) >= loginFailureWindow {
-				delete(t.m, k)
-			}
-		}
-		if len(t.m) >= maxThrottledClients {
-			return // bounded memory wins over throttling an address flood
-		}
-	}
-	t.m[host] = f
-}
-
-func (t *throttle) succeed(host string) {
-	t.mu.Lock()
-	delete(t.m, host)
-	t.mu.Unlock()
 }

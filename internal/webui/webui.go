@@ -41,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 //go:embed templates/*.html
@@ -91,6 +92,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Maintenance, if set, adds the maintenance view (/maintenance).
 	Maintenance *disclosure.Maintenance
+	// Guard throttles failed logins per client (behind trusted proxies)
+	// and globally; share one with the API. Nil: the console makes its own.
+	Guard *authn.Guard
 }
 
 // UI serves the web console. Mount it with Register, or use it as an
@@ -103,7 +107,7 @@ type UI struct {
 	log          *slog.Logger
 	now          func() time.Time
 	sessions     *sessions
-	throttle     *throttle
+	guard        *authn.Guard
 	cop          *http.CrossOriginProtection
 	pages        map[string]*template.Template
 	static       fs.FS
@@ -149,7 +153,14 @@ func New(opts Options) (*UI, error) {
 	}
 	u.sessions = newSessions(ttl, maxSessions, u.now)
 	u.access.Store(newAccess(opts.OperatorToken, opts.PublicRead))
-	u.throttle = newThrottle(u.now)
+	u.guard = opts.Guard
+	if u.guard == nil {
+		g, err := authn.NewGuard(authn.GuardOptions{Throttle: authn.ThrottleOptions{Now: u.now}, Logger: u.log})
+		if err != nil {
+			return nil, fmt.Errorf("webui: %w", err)
+		}
+		u.guard = g
+	}
 	u.cop.SetDenyHandler(http.HandlerFunc(u.crossOriginRefused))
 
 	static, err := fs.Sub(staticFS, "static")
@@ -411,28 +422,29 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := localPath(r.PostForm.Get("next"))
 	name := sanitizeName(r.PostForm.Get("name"))
-	host := clientHost(r.RemoteAddr)
+	client := u.guard.Client(r)
 	switch {
 	case !u.access.Load().tokenSet:
 		u.renderLogin(w, r, http.StatusForbidden, "Login is disabled: no operator token is configured (auth.operator_token_file).", next)
 		return
-	case u.throttle.blocked(host):
+	case !u.guard.Allow(w, authn.SurfaceConsole, client):
+		// Checked before the token, so a blocked client learns nothing;
+		// the guard set Retry-After and logged the block's start once.
 		u.metrics.logins.WithLabelValues("throttled").Inc()
-		u.log.Warn("web console: login throttled", "remote_addr", r.RemoteAddr)
-		w.Header().Set("Retry-After", fmt.Sprint(int(loginFailureWindow.Seconds())))
-		u.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed logins from your address. Wait a minute and try again.", next)
+		u.log.Debug("web console: login throttled", "remote_addr", r.RemoteAddr, "client", client)
+		u.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed logins. Wait "+w.Header().Get("Retry-After")+" seconds and try again.", next)
 		return
 	}
 	grant, ok := u.tokenMatches(r.PostForm.Get("token"))
 	if !ok {
-		u.throttle.fail(host)
+		u.guard.Fail(authn.SurfaceConsole, client)
 		u.metrics.logins.WithLabelValues("failure").Inc()
 		// Never log what was typed: it may be the token with a typo.
-		u.log.Warn("web console: login with a wrong token", "remote_addr", r.RemoteAddr)
+		u.log.Warn("web console: login with a wrong token", "remote_addr", r.RemoteAddr, "client", client)
 		u.renderLogin(w, r, http.StatusUnauthorized, "That is not the operator token.", next)
 		return
 	}
-	u.throttle.succeed(host)
+	u.guard.Succeed(client)
 	id, expires := u.sessions.create(name, grant)
 	http.SetCookie(w, &http.Cookie{
 		Name:     u.cookieName(),

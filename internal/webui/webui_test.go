@@ -16,6 +16,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -172,7 +173,7 @@ func TestSecureCookie(t *testing.T) {
 
 func TestLoginThrottle(t *testing.T) {
 	e := newEnv(t, nil)
-	for i := range maxLoginFailures {
+	for i := range authn.DefaultFailuresPerClient {
 		if r := e.do("POST", "/login", url.Values{"token": {"nope"}}, nil, e.sameOrigin()...); r.status != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, r.status)
 		}
@@ -182,12 +183,12 @@ func TestLoginThrottle(t *testing.T) {
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Set-Cookie") != "" {
 		t.Fatalf("throttled login: %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
 	}
-	e.clock.Set(e.clock.Now().Add(loginFailureWindow))
+	e.clock.Set(e.clock.Now().Add(authn.DefaultThrottleWindow))
 	e.login("")
 	want := `
 # HELP nymwatch_web_logins_total Logins to the web console by result (success, failure, throttled).
 # TYPE nymwatch_web_logins_total counter
-nymwatch_web_logins_total{result="failure"} 5
+nymwatch_web_logins_total{result="failure"} 10
 nymwatch_web_logins_total{result="success"} 1
 nymwatch_web_logins_total{result="throttled"} 1
 # HELP nymwatch_web_sessions Live web console sessions.
