@@ -3,8 +3,6 @@ package detector
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 // WebhookMessage is Alertmanager's webhook payload, version 4
@@ -110,19 +110,15 @@ func NewWebhookHandler(opts WebhookOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &webhook{o: opts}
-	if tok := bytes.TrimSpace(opts.Token); len(tok) > 0 {
-		h.tokenSet, h.tokenSum = true, sha256.Sum256(tok)
-	}
+	h := &webhook{o: opts, token: authn.NewToken(opts.Token)}
 	h.o.Token = nil // only the digest is kept
 	return h
 }
 
 type webhook struct {
-	o        WebhookOptions
-	tokenSet bool
-	tokenSum [sha256.Size]byte
-	logs     logLimiter // rejections are logged at most once a minute per reason
+	o     WebhookOptions
+	token authn.Token
+	logs  logLimiter // rejections are logged at most once a minute per reason
 }
 
 func (h *webhook) reply(w http.ResponseWriter, code int, body any) {
@@ -143,7 +139,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
 		return
 	}
-	if h.tokenSet && !h.authorized(r) {
+	if h.token.Set() && !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
 		h.fail(w, http.StatusUnauthorized, "missing or invalid bearer token")
 		return
@@ -290,16 +286,11 @@ func countAlerts(m *WebhookMessage) int {
 	return len(m.Alerts)
 }
 
+// authorized compares SHA-256 digests in constant time, as every
+// authenticated surface does (internal/authn).
 func (h *webhook) authorized(r *http.Request) bool {
-	auth := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	// Comparing fixed-size digests leaks neither the token nor its length
-	// (as operator auth does in disclosure/auth.go).
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
+	tok, _, ok := authn.Bearer(r)
+	return ok && h.token.Matches(tok)
 }
 
 // decodeWebhook parses and validates one payload and classifies its alerts.

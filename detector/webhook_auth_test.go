@@ -2,10 +2,11 @@ package detector
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/nymwatch/nymwatch/internal/authn"
 )
 
 // The token check compares SHA-256 digests in constant time, so neither the
@@ -20,8 +21,8 @@ func TestWebhookTokenHashed(t *testing.T) {
 	if h.o.Token != nil {
 		t.Fatalf("handler keeps the raw token (%d bytes); want only its digest", len(h.o.Token))
 	}
-	if want := sha256.Sum256([]byte("s3cret-webhook-token")); h.tokenSum != want || !h.tokenSet {
-		t.Fatal("handler's token digest is not SHA-256 of the trimmed token")
+	if !h.token.Equal(authn.NewToken([]byte("s3cret-webhook-token"))) {
+		t.Fatal("handler's token digest is not the digest of the trimmed token")
 	}
 	body := amPayload(amAlert("firing", map[string]string{"alertname": "A"}, "2026-05-16T11:58:00Z", zeroTime, ""))
 	for _, tc := range []struct {
