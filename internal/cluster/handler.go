@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ func (c *Cluster) serveView(w http.ResponseWriter, r *http.Request) {
 	if !c.guard.Allow(w, authn.SurfaceCluster, client) {
 		// Before the token is looked at: a blocked client learns nothing.
 		c.m.served(http.StatusTooManyRequests)
-		http.Error(w, "too many failed authentications; retry later", http.StatusTooManyRequests)
+		writeError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
 		return
 	}
 	if !c.authorized(r.Header.Get("Authorization")) {
@@ -30,7 +31,7 @@ func (c *Cluster) serveView(w http.ResponseWriter, r *http.Request) {
 		}
 		c.m.served(http.StatusUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nymwatch"`)
-		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 		return
 	}
 	c.guard.Succeed(client)
@@ -57,6 +58,15 @@ func (c *Cluster) serveView(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		c.log.Debug("cluster: view not sent", "err", err)
 	}
+}
+
+// writeError answers {"error": msg}, as every other API route does.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg}) // the client may be gone
 }
 
 // authorized checks the bearer token against every accepted one. The
