@@ -321,6 +321,16 @@ type anomalyJSON struct {
 	JoinedAt     jsonTime              `json:"joined_at"`
 }
 
+// auditToJSON is an audit trail (an incident's or a maintenance window's)
+// as the API serves it.
+func auditToJSON(entries []AuditEntry) []auditJSON {
+	out := make([]auditJSON, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, auditJSON{Seq: e.Seq, At: jsonTime(e.At), Actor: e.Actor, RemoteAddr: e.RemoteAddr, Action: e.Action, Detail: e.Detail})
+	}
+	return out
+}
+
 type auditJSON struct {
 	Seq        int64           `json:"seq"`
 	At         jsonTime        `json:"at"`
@@ -388,10 +398,7 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 		}
 		anomalies = append(anomalies, aj)
 	}
-	audit := make([]auditJSON, 0, len(inc.Audit))
-	for _, e := range inc.Audit {
-		audit = append(audit, auditJSON{Seq: e.Seq, At: jsonTime(e.At), Actor: e.Actor, RemoteAddr: e.RemoteAddr, Action: e.Action, Detail: e.Detail})
-	}
+	audit := auditToJSON(inc.Audit)
 	j.Anomalies, j.Audit = &anomalies, &audit
 	for _, name := range inc.Report.Unfilled() {
 		if p, ok := inc.Proposals[name]; ok {

@@ -110,18 +110,18 @@ func (a *MaintenanceAPI) fail(w http.ResponseWriter, r *http.Request, err error)
 
 // maintenanceJSON is a window on the wire.
 type maintenanceJSON struct {
-	ID           string       `json:"id"`
-	State        string       `json:"state"` // upcoming | active | ended
-	Matchers     []Matcher    `json:"matchers"`
-	Start        jsonTime     `json:"start"`
-	End          jsonTime     `json:"end"`
-	EffectiveEnd jsonTime     `json:"effective_end"`
-	Reason       string       `json:"reason"`
-	Who          string       `json:"who"`
-	CreatedAt    jsonTime     `json:"created_at"`
-	EndedAt      jsonTime     `json:"ended_at"`
-	EndedBy      *string      `json:"ended_by"`
-	Audit        []AuditEntry `json:"audit,omitempty"`
+	ID           string      `json:"id"`
+	State        string      `json:"state"` // upcoming | active | ended
+	Matchers     []Matcher   `json:"matchers"`
+	Start        jsonTime    `json:"start"`
+	End          jsonTime    `json:"end"`
+	EffectiveEnd jsonTime    `json:"effective_end"`
+	Reason       string      `json:"reason"`
+	Who          string      `json:"who"`
+	CreatedAt    jsonTime    `json:"created_at"`
+	EndedAt      jsonTime    `json:"ended_at"`
+	EndedBy      *string     `json:"ended_by"`
+	Audit        []auditJSON `json:"audit,omitempty"`
 }
 
 // MaintenanceJSON is w as the API serves it at now.
@@ -174,7 +174,7 @@ func (a *MaintenanceAPI) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j := maintenanceToJSON(mw, a.now().UTC())
-	j.Audit = audit
+	j.Audit = auditToJSON(audit)
 	writeJSON(w, http.StatusOK, j)
 }
 

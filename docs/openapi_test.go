@@ -311,6 +311,37 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 	}
 	s.expect(200, call{method: "GET", path: cinc, token: op})
 
+	// Maintenance windows: operator token for every route, reads included.
+	mw := s.expect(201, call{method: "POST", path: "/api/v1/maintenance", token: op, contentType: "application/json",
+		body: []byte(`{"service":"nym-api","duration":"1h","reason":"nym-api upgrade"}`)})
+	var window struct {
+		ID       string `json:"id"`
+		State    string `json:"state"`
+		Matchers []struct{ Name, Value string }
+	}
+	if err := json.Unmarshal(mw, &window); err != nil || window.ID == "" || window.State != "active" ||
+		len(window.Matchers) != 1 || window.Matchers[0].Name != "service" || window.Matchers[0].Value != "nym-api" {
+		t.Errorf("created window: %s (%v)", mw, err)
+	}
+	s.expect(400, call{method: "POST", path: "/api/v1/maintenance", token: op, contentType: "application/json",
+		body: []byte(`{"service":"nym-api","duration":"1h"}`), invalid: true}) // no reason
+	s.expect(400, call{method: "POST", path: "/api/v1/maintenance", token: op, contentType: "application/json",
+		body: []byte(`{"reason":"everything","duration":"1h"}`)}) // no matcher
+	s.expect(401, call{method: "POST", path: "/api/v1/maintenance", contentType: "application/json",
+		body: []byte(`{"service":"nym-api","duration":"1h","reason":"x"}`), invalid: true})
+	s.expect(200, call{method: "GET", path: "/api/v1/maintenance", token: op})
+	s.expect(400, call{method: "GET", path: "/api/v1/maintenance?include_ended=perhaps", token: op, invalid: true})
+	s.expect(401, call{method: "GET", path: "/api/v1/maintenance", invalid: true})
+	one := s.expect(200, call{method: "GET", path: "/api/v1/maintenance/" + window.ID, token: op})
+	if !bytes.Contains(one, []byte(`"action":`)) {
+		t.Errorf("window %s: no audit trail in %s", window.ID, one)
+	}
+	s.expect(404, call{method: "GET", path: "/api/v1/maintenance/M-999999", token: op})
+	s.expect(200, call{method: "DELETE", path: "/api/v1/maintenance/" + window.ID + "?reason=done", token: op})
+	s.expect(409, call{method: "DELETE", path: "/api/v1/maintenance/" + window.ID, token: op})
+	s.expect(404, call{method: "DELETE", path: "/api/v1/maintenance/M-999999", token: op})
+	s.expect(200, call{method: "GET", path: "/api/v1/maintenance?include_ended=true", token: op})
+
 	// The cluster view: the cluster or the operator token.
 	s.expect(200, call{method: "GET", path: "/api/v1/cluster/view", token: specClusterToken})
 	s.expect(200, call{method: "GET", path: "/api/v1/cluster/view", token: op})
