@@ -212,6 +212,20 @@ func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries, %d metrics checked", len(queries), len(checked))
+
+	// Every nymwatch metric the daemon exported is in the reference.
+	ref, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range exported {
+		if !strings.HasPrefix(name, "nymwatch_") || strings.HasSuffix(name, "_bucket") || strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") && exported[strings.TrimSuffix(name, "_count")+"_bucket"] {
+			continue
+		}
+		if !strings.Contains(string(ref), name) {
+			t.Errorf("/metrics exports %s, which docs/metrics.md does not document", name)
+		}
+	}
 }
 
 // registered reports whether reg holds a descriptor named name (for a
