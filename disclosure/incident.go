@@ -443,6 +443,12 @@ func describeComponent(c string) string {
 		return "the " + strings.TrimPrefix(c, "service/") + " service"
 	case strings.HasPrefix(c, "node/"):
 		return "node " + strings.TrimPrefix(c, "node/")
+	case strings.HasPrefix(c, "identity/node/"):
+		return "the identity of node " + strings.TrimPrefix(c, "identity/node/")
+	case strings.HasPrefix(c, "tls/service/"):
+		return "the TLS certificate of the " + strings.TrimPrefix(c, "tls/service/") + " service"
+	case strings.HasPrefix(c, "address/node/"):
+		return "the announced address of node " + strings.TrimPrefix(c, "address/node/")
 	case strings.HasPrefix(c, "alert/"):
 		return "alert " + strings.TrimPrefix(c, "alert/")
 	default:
