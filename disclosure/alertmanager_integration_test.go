@@ -129,10 +129,11 @@ receivers:
 	}
 }
 
-// alertmanagerIntegrationAlerts lists the (unresolved) alerts of incident id.
-func alertmanagerIntegrationAlerts(t *testing.T, base, id string) []alertmanagerIntegrationAlert {
+// alertmanagerIntegrationAlerts lists the (unresolved) alerts whose label
+// is value (incident_id for a page, alertname for the alerts about nymwatch).
+func alertmanagerIntegrationAlerts(t *testing.T, base, label, value string) []alertmanagerIntegrationAlert {
 	t.Helper()
-	q := url.Values{"filter": {fmt.Sprintf("incident_id=%q", id)}}
+	q := url.Values{"filter": {fmt.Sprintf("%s=%q", label, value)}}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v2/alerts?"+q.Encode(), nil)
@@ -153,12 +154,12 @@ func alertmanagerIntegrationAlerts(t *testing.T, base, id string) []alertmanager
 }
 
 // alertmanagerIntegrationWait polls Alertmanager (it ingests asynchronously)
-// until cond holds for the incident's alerts.
-func alertmanagerIntegrationWait(t *testing.T, base, id, what string, cond func([]alertmanagerIntegrationAlert) bool) []alertmanagerIntegrationAlert {
+// until cond holds for the alerts whose label is value.
+func alertmanagerIntegrationWait(t *testing.T, base, label, value, what string, cond func([]alertmanagerIntegrationAlert) bool) []alertmanagerIntegrationAlert {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		as := alertmanagerIntegrationAlerts(t, base, id)
+		as := alertmanagerIntegrationAlerts(t, base, label, value)
 		if cond(as) {
 			return as
 		}
@@ -189,7 +190,7 @@ func TestAlertmanagerIntegration(t *testing.T) {
 		t.Fatalf("open page not delivered: %+v", r)
 	}
 
-	as := alertmanagerIntegrationWait(t, base, id, "alert active", func(as []alertmanagerIntegrationAlert) bool {
+	as := alertmanagerIntegrationWait(t, base, "incident_id", id, "alert active", func(as []alertmanagerIntegrationAlert) bool {
 		return len(as) == 1 && as[0].Status.State == "active"
 	})
 	want := map[string]string{"alertname": PagerAlertName, "incident_id": id, "class": "operational",
@@ -208,7 +209,7 @@ func TestAlertmanagerIntegration(t *testing.T) {
 	// The re-send a resend interval later extends the same alert.
 	resend := now.Add(time.Minute)
 	e.tick(resend)
-	as = alertmanagerIntegrationWait(t, base, id, "endsAt pushed forward", func(as []alertmanagerIntegrationAlert) bool {
+	as = alertmanagerIntegrationWait(t, base, "incident_id", id, "endsAt pushed forward", func(as []alertmanagerIntegrationAlert) bool {
 		return len(as) == 1 && as[0].EndsAt.Equal(resend.Add(4*time.Minute))
 	})
 	if as[0].Status.State != "active" || as[0].Fingerprint != fp {
@@ -221,7 +222,7 @@ func TestAlertmanagerIntegration(t *testing.T) {
 	end := time.Now().UTC()
 	e.ended(s, end)
 	e.tick(end)
-	alertmanagerIntegrationWait(t, base, id, "alert resolved", func(as []alertmanagerIntegrationAlert) bool {
+	alertmanagerIntegrationWait(t, base, "incident_id", id, "alert resolved", func(as []alertmanagerIntegrationAlert) bool {
 		for _, a := range as {
 			if a.Status.State == "active" && a.EndsAt.After(time.Now()) {
 				return false

@@ -216,6 +216,16 @@ func loadAudit(ctx context.Context, q conn, incidentID string) ([]AuditEntry, er
 	if err != nil {
 		return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
 	}
+	out, err := scanAudit(rows)
+	if err != nil {
+		return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
+	}
+	return out, nil
+}
+
+// scanAudit reads audit rows (seq, at, actor, remote_addr, action, detail)
+// of an incident or a maintenance window, and closes them.
+func scanAudit(rows *sql.Rows) ([]AuditEntry, error) {
 	defer rows.Close()
 	out := []AuditEntry{}
 	for rows.Next() {
@@ -225,16 +235,13 @@ func loadAudit(ctx context.Context, q conn, incidentID string) ([]AuditEntry, er
 			detail string
 		)
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.RemoteAddr, &e.Action, &detail); err != nil {
-			return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
+			return nil, err
 		}
 		e.At = store.FromMillis(at)
 		e.Detail = json.RawMessage(detail)
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // incident builds the API view of the row: the effective title and summary

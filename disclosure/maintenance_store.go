@@ -406,22 +406,8 @@ func (m *Maintenance) Audit(ctx context.Context, id string) ([]AuditEntry, error
 	if err != nil {
 		return nil, fmt.Errorf("load audit of %s: %w", id, err)
 	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
-		var (
-			e      AuditEntry
-			at     int64
-			detail string
-		)
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.RemoteAddr, &e.Action, &detail); err != nil {
-			return nil, fmt.Errorf("load audit of %s: %w", id, err)
-		}
-		e.At = store.FromMillis(at)
-		e.Detail = json.RawMessage(detail)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAudit(rows)
+	if err != nil {
 		return nil, fmt.Errorf("load audit of %s: %w", id, err)
 	}
 	return out, nil
