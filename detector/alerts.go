@@ -658,12 +658,3 @@ func commonLabels(as []*alertState) map[string]string {
 	}
 	return out
 }
-
-func sortedAlertStates(m map[string]*alertState) []*alertState {
-	out := make([]*alertState, 0, len(m))
-	for _, st := range m {
-		out = append(out, st)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Alert.Fingerprint < out[j].Alert.Fingerprint })
-	return out
-}

@@ -209,7 +209,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 	for {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("postgres exited before it was ready: %v\n%s", s.waitErr, s.log)
+			return fmt.Errorf("postgres exited before it was ready: %w\n%s", s.waitErr, s.log)
 		default:
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
