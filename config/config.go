@@ -91,8 +91,9 @@ type Network struct {
 	// ranges (labs, the demo, tests). Off: such a node is recorded as
 	// announcing a non-public address and never probed.
 	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
-	// HTTPConfig configures the client of the directory fetches and of
-	// the directory's own probe (TLS, client certificates, auth, proxy).
+	// HTTPConfig configures the client of the directory fetches (TLS,
+	// client certificates, auth, proxy); their outcome is the directory's
+	// health.
 	HTTPConfig promconfig.HTTPClientConfig `yaml:"http_config"`
 }
 
