@@ -261,3 +261,37 @@ func TestServicePrivateCA(t *testing.T) {
 		t.Error("clients of one config were given to another")
 	}
 }
+
+// TestWebhookPagerCredentialsFile: pagers.webhook.http_config's
+// authorization.credentials_file is sent as the bearer token, read from
+// the file (so a rotated file takes effect without a reload).
+func TestWebhookPagerCredentialsFile(t *testing.T) {
+	pki := newTestPKI(t)
+	tokenFile := filepath.Join(pki.dir, "webhook-out-token")
+	if err := os.WriteFile(tokenFile, []byte("first-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var auth atomic.Value
+	hook := pki.serve(t, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	cfg := pki.parse(t, "pagers:\n  webhook:\n    url: "+hook.URL+"/hook\n    http_config:\n      tls_config:\n        ca_file: ca.pem\n      authorization:\n        credentials_file: webhook-out-token\n")
+	pagers, err := buildPagers(cfg)
+	if err != nil || len(pagers) != 1 {
+		t.Fatalf("buildPagers: %v, %d pagers", err, len(pagers))
+	}
+	page := disclosure.Page{Key: "i/page/1", IncidentID: "i", Labels: map[string]string{"alertname": "NymwatchIncident"},
+		StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}
+	for _, tok := range []string{"first-token-0123456789", "second-token-0123456789"} {
+		if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := pagers[0].Send(t.Context(), page); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if got, _ := auth.Load().(string); got != "Bearer "+tok {
+			t.Errorf("Authorization = %q, want the file's current token %q", got, tok)
+		}
+	}
+}
