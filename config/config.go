@@ -91,6 +91,10 @@ type Network struct {
 	// ranges (labs, the demo, tests). Off: such a node is recorded as
 	// announcing a non-public address and never probed.
 	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
+	// HTTPConfig configures the client of the directory fetches (TLS,
+	// client certificates, auth, proxy); their outcome is the directory's
+	// health.
+	HTTPConfig promconfig.HTTPClientConfig `yaml:"http_config"`
 }
 
 // Probes tunes the probe loop.
@@ -122,6 +126,9 @@ type Service struct {
 	// TLSPinSHA256 are base64 SHA-256 hashes of acceptable certificate
 	// public keys (SPKI pins, as curl --pinnedpubkey); empty: no pinning.
 	TLSPinSHA256 []string `yaml:"tls_pin_sha256"`
+	// HTTPConfig configures the service probe's client (private CA,
+	// client certificates, auth, proxy). Redirects are still refused.
+	HTTPConfig promconfig.HTTPClientConfig `yaml:"http_config"`
 }
 
 func (s *Service) setDefaults() {
@@ -205,11 +212,15 @@ type AlertmanagerPager struct {
 	// Watchdog keeps the always-firing NymwatchWatchdog alert (a dead man's
 	// switch) in every configured Alertmanager; default true.
 	Watchdog bool `yaml:"watchdog"`
+	// HTTPConfig configures the client of every Alertmanager in URLs.
+	HTTPConfig promconfig.HTTPClientConfig `yaml:"http_config"`
 }
 
 // WebhookPager sends pages to a generic webhook.
 type WebhookPager struct {
 	URL string `yaml:"url" redact:"url"`
+	// HTTPConfig configures the webhook's client.
+	HTTPConfig promconfig.HTTPClientConfig `yaml:"http_config"`
 }
 
 // Auth holds the bearer tokens of the HTTP API.
@@ -286,6 +297,9 @@ type Peer struct {
 	URL       string            `yaml:"url" redact:"url"`
 	TokenFile string            `yaml:"token_file"`
 	Token     promconfig.Secret `yaml:"-"`
+	// HTTPConfig configures the client that pulls this peer's view; its
+	// credentials may replace TokenFile (never both).
+	HTTPConfig promconfig.HTTPClientConfig `yaml:"http_config"`
 }
 
 // String and GoString keep the secrets out of fmt's output (%v, %+v, %#v),

@@ -165,6 +165,8 @@ func leafKeys(t reflect.Type, prefix string) []string {
 		key := joinKey(prefix, name)
 		ft := f.Type
 		switch {
+		case ft == httpClientConfigType: // documented as one key, as in Prometheus
+			out = append(out, key)
 		case ft.Kind() == reflect.Struct:
 			out = append(out, leafKeys(ft, key)...)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:

@@ -178,6 +178,8 @@ func (d *decoder) decodeValue(n *yaml.Node, key string, line int, v reflect.Valu
 	}
 	t := v.Type()
 	switch {
+	case t == httpClientConfigType:
+		d.decodeHTTPConfig(r, key, line, v)
 	case t == durationType:
 		s, ok := d.scalarString(r, key, line, "a duration")
 		if !ok {

@@ -29,6 +29,8 @@ func FuzzParse(f *testing.F) {
 		"a: &a [*a]\n",
 		"- x\n",
 		"probes:\n  <<: {interval: 2s}\n  timeout: 1s\n",
+		"network:\n  http_config: {tls_config: {server_name: x, min_version: TLS12}, proxy_url: 'http://p:1', enable_http2: false}\n",
+		"pagers:\n  webhook:\n    http_config: &h {authorization: {type: Basic}, http_headers: {X-A: {values: [b]}}}\n  alertmanager: {http_config: *h}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -46,6 +46,9 @@ func encodeValue(v reflect.Value, redact bool, kind string) *yaml.Node {
 	if t == durationType {
 		return stringNode(formatDuration(time.Duration(v.Int())))
 	}
+	if t == httpClientConfigType {
+		return encodeHTTPConfig(v)
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

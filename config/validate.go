@@ -54,6 +54,19 @@ func normalize(c *Config, lines map[string]int, baseDir string) {
 	}
 	abs(&c.Cluster.TokenFile)
 	abs(&c.Auth.ViewerTokenFile)
+	// Relative paths in http_config blocks are relative to the config
+	// file, as in Prometheus.
+	if baseDir != "" {
+		c.Network.HTTPConfig.SetDirectory(baseDir)
+		c.Pagers.Alertmanager.HTTPConfig.SetDirectory(baseDir)
+		c.Pagers.Webhook.HTTPConfig.SetDirectory(baseDir)
+		for i := range c.Services {
+			c.Services[i].HTTPConfig.SetDirectory(baseDir)
+		}
+		for i := range c.Cluster.Peers {
+			c.Cluster.Peers[i].HTTPConfig.SetDirectory(baseDir)
+		}
+	}
 	if _, set := lines["cluster.quorum"]; !set {
 		c.Cluster.Quorum = (1+len(c.Cluster.Peers))/2 + 1
 	}
@@ -150,6 +163,20 @@ func (v *validator) validate(c *Config) {
 	v.cluster(&c.Cluster)
 	v.alerts(c)
 	v.web(&c.Web)
+	v.httpConfigs(c)
+}
+
+// httpConfigs checks every http_config block.
+func (v *validator) httpConfigs(c *Config) {
+	v.httpConfig("network.http_config", &c.Network.HTTPConfig)
+	v.httpConfig("pagers.alertmanager.http_config", &c.Pagers.Alertmanager.HTTPConfig)
+	v.httpConfig("pagers.webhook.http_config", &c.Pagers.Webhook.HTTPConfig)
+	for i := range c.Services {
+		v.httpConfig(fmt.Sprintf("services[%d].http_config", i), &c.Services[i].HTTPConfig)
+	}
+	for i := range c.Cluster.Peers {
+		v.httpConfig(fmt.Sprintf("cluster.peers[%d].http_config", i), &c.Cluster.Peers[i].HTTPConfig)
+	}
 }
 
 func (v *validator) listen(key, addr string) {
@@ -453,8 +480,12 @@ func (v *validator) cluster(c *Cluster) {
 		} else {
 			v.httpURL(key+".url", p.URL)
 		}
-		if p.TokenFile == "" {
+		switch auth := HTTPConfigAuth(&p.HTTPConfig); {
+		case p.TokenFile == "" && !auth:
 			v.failf(key+".token_file", "is required: peers authenticate each other")
+		case p.TokenFile != "" && auth:
+			v.fail(key+".http_config", []string{key + ".token_file"},
+				"sets credentials and so does %s.token_file: use one of them", key)
 		}
 	}
 	if n := 1 + len(c.Peers); c.Quorum < 1 || c.Quorum > n {

@@ -57,6 +57,11 @@ func (p *ServiceProber) Probe(ctx context.Context, t *Target) Result {
 	if t.Service != nil {
 		svc = *t.Service
 	}
+	if svc.Client != nil {
+		q := *p
+		q.h.client = svc.Client
+		p = &q
+	}
 	err := p.checkTLS(ctx, svc)
 	r := probeResult(t, start, err)
 	thr := p.threshold

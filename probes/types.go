@@ -5,6 +5,7 @@ package probes
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -97,6 +98,9 @@ type Service struct {
 	// TLSPinSHA256 are base64 SHA-256 hashes of acceptable certificate
 	// public keys (SPKI, as curl --pinnedpubkey); empty means no pinning.
 	TLSPinSHA256 []string `json:"tls_pin_sha256,omitempty"`
+	// Client, if set, probes this service instead of the prober's own
+	// client: built by NewServiceHTTPClient from its http_config.
+	Client *http.Client `json:"-"`
 }
 
 // Reason is why a probe failed, from a small fixed vocabulary so that metrics

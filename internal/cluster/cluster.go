@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
@@ -72,6 +73,11 @@ type Peer struct {
 	URL string
 	// Token is the bearer token the peer accepts. Never logged.
 	Token string
+	// HTTPConfig, if set, builds this peer's own client (TLS, client
+	// certificate, credentials that may replace Token).
+	HTTPConfig *promconfig.HTTPClientConfig
+
+	client *http.Client // built from HTTPConfig by settings
 }
 
 // Options configure a Cluster. Source and Sink are required (both are the
@@ -117,7 +123,11 @@ func FromConfig(cfg *config.Config) Options {
 	o := Options{Self: cfg.Cluster.Name, Interval: cfg.Cluster.PullInterval, Timeout: cfg.Cluster.PullTimeout,
 		Tokens: []string{string(cfg.Cluster.Token), string(cfg.Auth.OperatorToken)}}
 	for _, p := range cfg.Cluster.Peers {
-		o.Peers = append(o.Peers, Peer{Name: p.Name, URL: p.URL, Token: string(p.Token)})
+		peer := Peer{Name: p.Name, URL: p.URL, Token: string(p.Token)}
+		if config.HTTPConfigSet(&p.HTTPConfig) {
+			peer.HTTPConfig = &p.HTTPConfig
+		}
+		o.Peers = append(o.Peers, peer)
 	}
 	return o
 }
@@ -233,7 +243,17 @@ func (o *Options) settings() (settings, error) {
 		errs = append(errs, fmt.Errorf("cluster: self name %q is not valid", s.self))
 	}
 	seen := map[string]bool{s.self: true}
-	for _, p := range s.peers {
+	for i, p := range s.peers {
+		if p.HTTPConfig != nil {
+			hc, err := promconfig.NewClientFromConfig(*p.HTTPConfig, "cluster-peer-"+p.Name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("cluster: peer %s: http_config: %w", p.Name, err))
+			} else {
+				// The token and the view stay with the peer they are for.
+				hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+				s.peers[i].client = hc
+			}
+		}
 		if !nameRe.MatchString(p.Name) || seen[p.Name] {
 			errs = append(errs, fmt.Errorf("cluster: peer name %q is invalid, duplicate or this instance's", p.Name))
 		}
@@ -241,7 +261,7 @@ func (o *Options) settings() (settings, error) {
 		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("cluster: peer %s: URL is not an absolute http(s) URL", p.Name))
 		}
-		if p.Token == "" {
+		if p.Token == "" && (p.HTTPConfig == nil || !config.HTTPConfigAuth(p.HTTPConfig)) {
 			errs = append(errs, fmt.Errorf("cluster: peer %s: no token", p.Name))
 		}
 	}

@@ -60,13 +60,19 @@ func (c *Cluster) pull(ctx context.Context, p Peer, timeout time.Duration) (dete
 	if err != nil {
 		return fail(reasonConnect, errors.New("bad peer URL"))
 	}
-	req.Header.Set("Authorization", "Bearer "+p.Token)
+	if p.Token != "" { // else the peer's http_config authenticates
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+	}
 	req.Header.Set("Accept", "application/json")
 	// Set explicitly, so the transport does not decompress behind our back
 	// and the size limit applies to what we decompress ourselves.
 	req.Header.Set("Accept-Encoding", "gzip")
 	start := c.now()
-	resp, err := c.client.Do(req)
+	client := c.client
+	if p.client != nil {
+		client = p.client
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fail(classify(ctx, err, timeout))
 	}

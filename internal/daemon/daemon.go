@@ -127,6 +127,8 @@ type daemon struct {
 	// watchdog); fails rate-limits the logging of failing store writes.
 	write *writeCheck
 	fails *failureLog
+	// outbound: the services' http_config clients of the config in force.
+	outbound atomic.Pointer[outbound]
 }
 
 type daemonMetrics struct {
@@ -323,6 +325,11 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	out, err := buildOutbound(cfg)
+	if err != nil {
+		return err
+	}
+	d.outbound.Store(out)
 	d.disc, err = probes.NewDiscovery(probes.DiscoveryOptions{
 		Fetcher:    client,
 		Store:      probes.NewDirectoryStore(d.db, time.Now),
@@ -525,6 +532,7 @@ func (d *daemon) applyTargets(dir probes.Directory) {
 	defer d.targetsMu.Unlock()
 	cfg := d.config()
 	services, staging := serviceTargets(cfg)
+	d.outbound.Load().withClients(cfg, services)
 	next := probes.BuildTargets(dir.Nodes, services, cfg.ControlTargets, staging)
 	diff := probes.DiffTargets(d.targets, next)
 	d.targets = next

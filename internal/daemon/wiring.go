@@ -84,11 +84,16 @@ func probeSettings(cfg *config.Config) probes.Settings {
 func newDirectoryClient(cfg *config.Config, log *slog.Logger) (*probes.DirectoryClient, error) {
 	// One fetch, retries included, must end before the next one is due.
 	timeout := min(cfg.Network.RefreshInterval, probes.DefaultDirectoryTimeout)
+	hc, err := outboundHTTPClient(&cfg.Network.HTTPConfig, "nym-api-directory")
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
 	c, err := probes.NewDirectoryClient(probes.DirectoryClientOptions{
-		BaseURL:   cfg.Network.NymAPIURL,
-		Timeout:   timeout,
-		Logger:    log,
-		UserAgent: userAgent(),
+		BaseURL:    cfg.Network.NymAPIURL,
+		Timeout:    timeout,
+		Logger:     log,
+		UserAgent:  userAgent(),
+		HTTPClient: hc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("directory client: %w", err)
@@ -127,15 +132,29 @@ func directoryTarget(cfg *config.Config) *probes.Target {
 func buildPagers(cfg *config.Config) ([]disclosure.Pager, error) {
 	opts := disclosure.PagerHTTPOptions{UserAgent: userAgent()}
 	var pagers []disclosure.Pager
-	if urls := cfg.AlertmanagerURLs(); len(urls) > 0 {
-		am, err := disclosure.NewAlertmanagerPagers(urls, opts)
+	for i, u := range cfg.AlertmanagerURLs() {
+		// One client per member: retryablehttp closes its client's idle
+		// connections after a failure, which must not hit the others.
+		amOpts := opts
+		c, err := outboundHTTPClient(&cfg.Pagers.Alertmanager.HTTPConfig, "alertmanager")
 		if err != nil {
 			return nil, fmt.Errorf("pagers.alertmanager: %w", err)
 		}
-		pagers = append(pagers, am...)
+		amOpts.Client = c
+		am, err := disclosure.NewAlertmanagerPager(u, amOpts)
+		if err != nil {
+			return nil, fmt.Errorf("pagers.alertmanager: alertmanager url %d: %w", i, err)
+		}
+		pagers = append(pagers, am)
 	}
 	if u := cfg.Pagers.Webhook.URL; u != "" {
-		wh, err := disclosure.NewWebhookPager(u, nil, opts)
+		whOpts := opts
+		c, err := outboundHTTPClient(&cfg.Pagers.Webhook.HTTPConfig, "webhook")
+		if err != nil {
+			return nil, fmt.Errorf("pagers.webhook: %w", err)
+		}
+		whOpts.Client = c
+		wh, err := disclosure.NewWebhookPager(u, nil, whOpts)
 		if err != nil {
 			return nil, fmt.Errorf("pagers.webhook: %w", err)
 		}
@@ -200,7 +219,7 @@ func (d *daemon) apply(next *config.Config) error {
 		return err
 	}
 	var client *probes.DirectoryClient
-	if next.Network.NymAPIURL != cur.Network.NymAPIURL {
+	if next.Network.NymAPIURL != cur.Network.NymAPIURL || !reflect.DeepEqual(next.Network.HTTPConfig, cur.Network.HTTPConfig) {
 		c, err := newDirectoryClient(next, d.log)
 		if err != nil {
 			return err
@@ -208,6 +227,10 @@ func (d *daemon) apply(next *config.Config) error {
 		client = c
 	}
 	app, err := d.appHandler(next)
+	if err != nil {
+		return err
+	}
+	out, err := buildOutbound(next)
 	if err != nil {
 		return err
 	}
@@ -226,6 +249,7 @@ func (d *daemon) apply(next *config.Config) error {
 	// From here on nothing is refused: the new config is in force.
 	d.cfgMu.Lock()
 	d.cfg = next
+	d.outbound.Store(out) // with cfg: applyTargets below gives services their clients
 	d.cfgMu.Unlock()
 	d.det.Reconfigure(detOpts)
 	d.ui.SetAccess([]byte(next.Auth.OperatorToken), next.Web.PublicRead)

@@ -26,8 +26,9 @@ func TestRenderMarkdownTable(t *testing.T) {
 		{"ordered list with start", "3. c\n4. d", "<ol start=\"3\">\n<li>c</li>\n<li>d</li>\n</ol>\n"},
 		{"lazy continuation", "- a\ncontinued", "<ul>\n<li>a\ncontinued</li>\n</ul>\n"},
 		{"rule", "a\n\n---\n\nb", "<p>a</p>\n<hr>\n<p>b</p>\n"},
-		{"fence keeps text", "```\n<b>x</b> *y*\n```", "<pre><code>&lt;b&gt;x&lt;/b&gt; *y*</code></pre>\n"},
-		{"unclosed fence", "```go\nx", "<pre><code>x</code></pre>\n"},
+		{"fence keeps text", "```\n<b>x</b> *y*\n```", "<pre><code>&lt;b&gt;x&lt;/b&gt; *y*\n</code></pre>\n"},
+		{"unclosed fence", "```go\nx", "<pre><code class=\"language-go\">x\n</code></pre>\n"},
+		{"fence info escaped", "```\"><script>\nx\n```", "<pre><code class=\"language-&quot;&gt;&lt;script&gt;\">x\n</code></pre>\n"},
 		{"code span", "node `node/1/node_http` failed", "<p>node <code>node/1/node_http</code> failed</p>\n"},
 		{"double backtick code", "``a`b``", "<p><code>a`b</code></p>\n"},
 		{"unmatched backticks", "a `` b", "<p>a `` b</p>\n"},
@@ -36,15 +37,21 @@ func TestRenderMarkdownTable(t *testing.T) {
 		{"underscores stay", "exit_gateways and node_http", "<p>exit_gateways and node_http</p>\n"},
 		{"placeholder is text", "- Immediate fixes deployed: [TO BE FILLED]", "<ul>\n<li>Immediate fixes deployed: [TO BE FILLED]</li>\n</ul>\n"},
 		{"link", "see [the status page](https://status.nym.com/a?b=1&c=2)", `<p>see <a href="https://status.nym.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">the status page</a></p>` + "\n"},
-		{"javascript link is text", "[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>\n"},
-		{"data link is text", "[x](data:text/html,hi)", "<p>[x](data:text/html,hi)</p>\n"},
+		{"javascript link is text", "[x](javascript:alert(1))", "<p>x</p>\n"},
+		{"javascript autolink is text", "<javascript:alert(1)>", "<p>javascript:alert(1)</p>\n"},
+		{"other schemes are text", "[x](ftp://h/f) [y](JaVaScRiPt:1) [z](file:///etc/passwd)", "<p>x y z</p>\n"},
+		{"relative link", "[runbook](/runbooks/gw.md#a)", `<p><a href="/runbooks/gw.md#a" rel="noopener noreferrer nofollow">runbook</a></p>` + "\n"},
+		{"mailto link", "[ops](mailto:ops@nym.com)", `<p><a href="mailto:ops@nym.com" rel="noopener noreferrer nofollow">ops</a></p>` + "\n"},
+		{"image is its alt text", "![a *b*](https://p.example/i.png)", "<p>a b</p>\n"},
+		{"html block is text", "<div onclick=x>\nhi\n</div>", "<p>&lt;div onclick=x&gt;\nhi\n&lt;/div&gt;</p>\n"},
+		{"data link is text", "[x](data:text/html,hi)", "<p>x</p>\n"},
 		{"autolink", "<https://nym.com>", `<p><a href="https://nym.com" rel="noopener noreferrer nofollow">https://nym.com</a></p>` + "\n"},
 		{"raw html is text", "<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\n"},
 		{"html in heading", "# <img src=x onerror=alert(1)>", "<h3>&lt;img src=x onerror=alert(1)&gt;</h3>\n"},
 		{"entities decode then escape", "a &lt;b&gt; &amp; &copy; &#65; &bogus; & c", "<p>a &lt;b&gt; &amp; © A &amp;bogus; &amp; c</p>\n"},
 		{"entity cannot smuggle a tag", "&lt;script&gt;", "<p>&lt;script&gt;</p>\n"},
 		{"backslash escapes", `\*not em\* \[x\]`, "<p>*not em* [x]</p>\n"},
-		{"quotes escaped", `say "hi" it's`, "<p>say &#34;hi&#34; it&#39;s</p>\n"},
+		{"quotes escaped", `say "hi" it's`, "<p>say &quot;hi&quot; it's</p>\n"},
 		{"crlf", "a\r\nb\r\n\r\nc", "<p>a\nb</p>\n<p>c</p>\n"},
 	}
 	for _, tt := range tests {
@@ -100,7 +107,7 @@ var (
 
 func stripTags(s string) string {
 	s = tagRE.ReplaceAllString(s, " ")
-	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&#34;", `"`, "&#39;", "'").Replace(s)
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&#34;", `"`, "&quot;", `"`, "&#39;", "'").Replace(s)
 }
 
 func stripMarkdown(s string) string {
@@ -112,22 +119,45 @@ func stripMarkdown(s string) string {
 func words(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // allowedTag is every tag renderMarkdown may emit.
-var allowedTag = regexp.MustCompile(`^<(/?(p|h[1-6]|ul|ol|li|blockquote|pre|code|strong|em|a)|hr|br|ol start="\d+"|a href="(https?|mailto):[^"]*" rel="noopener noreferrer nofollow")>`)
+var allowedTag = regexp.MustCompile(`^<(/?(p|h[1-6]|ul|ol|li|blockquote|pre|code|strong|em|a)|hr|br|ol start="\d+"|code class="language-[^"<>]*"|a href="((https?|mailto):[^"]*|[^":/?#]+([/?#][^"]*)?|[/?#][^"]*)"( title="[^"]*")? rel="noopener noreferrer nofollow")>`)
 
-// FuzzRenderMarkdown checks the safety property on any input: every "<" in
-// the output starts one of the renderer's own tags (text is escaped), and
-// links only ever point at http, https or mailto.
+var (
+	onAttrRE = regexp.MustCompile(`(?i)<[^>]*\son[a-z]+\s*=`)
+	jsHrefRE = regexp.MustCompile(`(?i)href="\s*(javascript|vbscript|data|file):`)
+)
+
+// FuzzRenderMarkdown checks the safety properties on any input: every "<"
+// in the output starts one of the renderer's own tags (text is escaped, so
+// there is no <script and no on*= attribute), links only ever point at
+// http, https, mailto or a relative destination, and the output is bounded
+// by the input's size.
 func FuzzRenderMarkdown(f *testing.F) {
 	for _, s := range []string{
 		"# t\n\n> q\n\n- a\n  - b\n\n1. x\n\n```\ncode\n```\n",
 		"<script>alert(1)</script>", "[a](javascript:alert(1))", "[a](https://x\"onmouseover=alert(1))",
 		"**[l](https://x)** `<b>` &lt;img&gt; <https://a.b/c>", "*a **b** c*", "[[a](http://b)](http://c)",
-		"&#x3C;script&#x3E;", "\\<b\\>", "- a\n\n   ```\nx\n",
+		"&#x3C;script&#x3E;", "\\<b\\>", "- a\n\n   ```\nx\n", "<javascript:alert(1)>",
+		"[a]: https://very.long.example/" + strings.Repeat("x", 200) + "\n\n" + strings.Repeat("[a]", 300),
+		"![i](https://p.example/i.png \"t\") <img src=x onerror=alert(1)>", "```\"onload=x\ny\n```",
+		"[x](jav&#x61;script:alert(1)) [y](java\\nscript:1) [z](<javascript:1>)",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out := string(renderMarkdown(in, 1))
+		if len(out) > mdMaxOutput(len(in))+len("<pre><code></code></pre>\n")+5*len(in) {
+			t.Fatalf("output of %d bytes for %d bytes of input", len(out), len(in))
+		}
+		lower := strings.ToLower(out)
+		if strings.Contains(lower, "<script") {
+			t.Fatalf("<script in output of %q", in)
+		}
+		if m := onAttrRE.FindString(out); m != "" {
+			t.Fatalf("event handler attribute %q in output of %q", m, in)
+		}
+		if m := jsHrefRE.FindString(out); m != "" {
+			t.Fatalf("unsafe href %q in output of %q", m, in)
+		}
 		for i := 0; i < len(out); i++ {
 			if out[i] != '<' {
 				continue
@@ -152,5 +182,18 @@ func BenchmarkRenderMarkdownPathological(b *testing.B) {
 				renderMarkdown(in, 0)
 			}
 		})
+	}
+}
+
+// BenchmarkRenderMarkdownReport renders the largest golden report, as the
+// incident page does on every view.
+func BenchmarkRenderMarkdownReport(b *testing.B) {
+	md, err := os.ReadFile("testdata/report_decentralized_operational.md")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(md)))
+	for b.Loop() {
+		renderMarkdown(string(md), 0)
 	}
 }
