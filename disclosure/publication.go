@@ -52,8 +52,11 @@ type Publication struct {
 	Architecture detector.Architecture
 	Title        string
 	FirstSeen    time.Time
-	Report       Report
-	Markdown     string
+	// Components are the incident's components when published (scope of
+	// the status page's impact; not shown to the public).
+	Components []string
+	Report     Report
+	Markdown   string
 }
 
 // StatusUpdate is one published, frozen update of an incident.
@@ -83,9 +86,10 @@ func (p PublishedIncident) Status() UpdateStatus {
 
 // frozenJSON is the stored form of a publication's fields.
 type frozenJSON struct {
-	Title     string   `json:"title"`
-	FirstSeen jsonTime `json:"first_seen"`
-	Report    Report   `json:"report"`
+	Title      string   `json:"title"`
+	FirstSeen  jsonTime `json:"first_seen"`
+	Components []string `json:"components"`
+	Report     Report   `json:"report"`
 }
 
 type publicationJSON struct {
@@ -158,7 +162,7 @@ func loadFrozen(ctx context.Context, q conn, id string) (*Publication, error) {
 	}
 	p.PublishedAt = store.FromMillis(at)
 	p.Class, p.Architecture = detector.Class(class), detector.Architecture(archStr)
-	p.Title, p.FirstSeen, p.Report = f.Title, time.Time(f.FirstSeen), f.Report
+	p.Title, p.FirstSeen, p.Components, p.Report = f.Title, time.Time(f.FirstSeen), f.Components, f.Report
 	return &p, nil
 }
 
@@ -242,7 +246,8 @@ func (s *Service) Publish(ctx context.Context, id string, in UpdateInput, actor 
 		if err != nil {
 			return err
 		}
-		frozen, err := json.Marshal(frozenJSON{Title: inc.Title, FirstSeen: jsonTime(inc.FirstSeen), Report: inc.Report})
+		frozen, err := json.Marshal(frozenJSON{Title: inc.Title, FirstSeen: jsonTime(inc.FirstSeen),
+			Components: nonNil(inc.Components), Report: inc.Report})
 		if err != nil {
 			return fmt.Errorf("freeze report of %s: %w", id, err)
 		}
