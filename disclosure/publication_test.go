@@ -242,3 +242,40 @@ func isStateConflict(err error) bool {
 	_, ok := errors.AsType[*ConflictError](err)
 	return ok
 }
+
+func TestPublicationCLI(t *testing.T) {
+	e := newIncAPIEnv(t, incToken)
+	id := e.draft(t)
+	withToken := map[string]string{"NYMWATCH_TOKEN": incToken, "USER": "dave"}
+	run := func(env map[string]string, a ...string) incCLIResult {
+		return e.cli(t, env, append([]string{"--server", e.srv.URL}, a...)...)
+	}
+	if r := run(withToken, "publish", id); r.code != exitError || !strings.Contains(r.stderr, "confirm the draft first") {
+		t.Errorf("publish a draft: %+v", r)
+	}
+	if r := run(withToken, "confirm", id); r.code != exitOK {
+		t.Fatalf("confirm: %+v", r)
+	}
+	if r := run(map[string]string{}, "publish", id); r.code == exitOK {
+		t.Errorf("publish without a token: %+v", r)
+	}
+	if r := run(withToken, "update", id, "--status", "monitoring"); r.code != exitUsage || !strings.Contains(r.stderr, "--body") {
+		t.Errorf("update without --body: %+v", r)
+	}
+	if r := run(withToken, "publish", id, "--status", "sideways"); r.code != exitUsage {
+		t.Errorf("publish with a bad status: %+v", r)
+	}
+	r := run(withToken, "publish", id, "--status", "identified", "--body", "The VPN API is down; logins fail.")
+	if r.code != exitOK || !strings.Contains(r.stdout, id+": published at ") || !strings.Contains(r.stdout, "status identified") {
+		t.Fatalf("publish: %+v", r)
+	}
+	r = run(withToken, "update", id, "--status", "resolved", "--body", "Logins work again.")
+	if r.code != exitOK || !strings.Contains(r.stdout, "update 2 published (status resolved)") {
+		t.Fatalf("update: %+v", r)
+	}
+	got := e.get(t, id)
+	if got.Publication == nil || len(got.Updates) != 2 || got.Updates[0].Body != "The VPN API is down; logins fail." ||
+		got.Updates[1].Status != UpdateResolved || !strings.HasPrefix(got.Publication.PublishedBy, "operator") {
+		t.Errorf("after the CLI: %+v %+v", got.Publication, got.Updates)
+	}
+}
