@@ -279,3 +279,73 @@ func TestPublicationCLI(t *testing.T) {
 		t.Errorf("after the CLI: %+v %+v", got.Publication, got.Updates)
 	}
 }
+
+// The same-day deadline is met by publication: after confirmation one
+// gentle reminder pages (info, its own alertname) while unpublished and
+// before the deadline; never a ladder, never after publication.
+func TestPublicationReminder(t *testing.T) {
+	remindersOf := func(e *secEnv, id string) []Page {
+		var out []Page
+		for _, p := range e.pagesOf(id, 0) {
+			if p.Labels["alertname"] == PagerPublicationAlertName {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	t.Run("unpublished", func(t *testing.T) {
+		e := newSecEnv(t, sqliteBackend)
+		id := e.draft(t)
+		e.tick(t, incAt(2*time.Minute))
+		if e.act(t, "service", id, "confirm", incAt(5*time.Minute)) != http.StatusOK {
+			t.Fatal("confirm failed")
+		}
+		e.tick(t, incAt(5*time.Minute+PublicationReminderDelay-time.Second))
+		if r := remindersOf(e, id); len(r) != 0 {
+			t.Fatalf("reminded before the delay: %+v", r)
+		}
+		for _, at := range []time.Duration{PublicationReminderDelay, PublicationReminderDelay + time.Minute, 2 * time.Hour} {
+			e.tick(t, incAt(5*time.Minute+at))
+		}
+		r := remindersOf(e, id)
+		if len(r) != 1 {
+			t.Fatalf("want exactly one reminder, got %d: %+v", len(r), r)
+		}
+		if r[0].Labels["severity"] != PagerSeverityInfo || r[0].Resolved || !strings.Contains(r[0].Annot["description"], "not published") {
+			t.Errorf("reminder = %+v", r[0])
+		}
+		// No draft escalation after the confirmation.
+		for _, p := range e.pagesOf(id, 0) {
+			if p.Labels["alertname"] == PagerAlertName && !p.Resolved && p.CreatedAt.After(incAt(5*time.Minute)) {
+				t.Errorf("draft page after confirmation: %s", p.Key)
+			}
+		}
+	})
+	t.Run("published first", func(t *testing.T) {
+		e := newSecEnv(t, sqliteBackend)
+		id := e.draft(t)
+		if e.act(t, "service", id, "confirm", incAt(5*time.Minute)) != http.StatusOK {
+			t.Fatal("confirm failed")
+		}
+		if _, err := e.svc.Publish(t.Context(), id, UpdateInput{}, incOperator, incAt(10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		e.tick(t, incAt(5*time.Minute+PublicationReminderDelay))
+		e.tick(t, incAt(3*time.Hour))
+		if r := remindersOf(e, id); len(r) != 0 {
+			t.Errorf("published incident reminded: %+v", r)
+		}
+	})
+	t.Run("deadline passed", func(t *testing.T) {
+		e := newSecEnv(t, sqliteBackend)
+		id := e.draft(t)
+		// Confirmed late in the evening: the next tick is past midnight.
+		if e.act(t, "service", id, "confirm", incAt(13*time.Hour+59*time.Minute)) != http.StatusOK {
+			t.Fatal("confirm failed")
+		}
+		e.tick(t, incAt(14*time.Hour+30*time.Minute))
+		if r := remindersOf(e, id); len(r) != 0 {
+			t.Errorf("reminded after the deadline: %+v", r)
+		}
+	})
+}
