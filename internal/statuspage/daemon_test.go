@@ -87,9 +87,11 @@ func TestDaemonServesStatusPage(t *testing.T) {
 	if code, body := call("POST", d.URL+"/api/v1/incidents/"+id+"/publish", daemontest.OperatorToken); code != http.StatusOK {
 		t.Fatalf("publish: %d %s", code, body)
 	}
-	if ind, incs := summary(); ind != "major" || len(incs) != 1 || incs[0] != id {
-		t.Errorf("after publication: %s %v", ind, incs)
-	}
+	// The page reuses one read of the store for a few seconds.
+	daemontest.WaitFor(t, 30*time.Second, "the published incident on the status page", func() bool {
+		ind, incs := summary()
+		return ind == "major" && len(incs) == 1 && incs[0] == id
+	})
 	_, page := call("GET", d.StatusURL+"/", "")
 	if !strings.Contains(page, id) || strings.Contains(page, "node/") || strings.Contains(page, "127.0.0.1") {
 		t.Errorf("status page:\n%s", page)

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nymwatch/nymwatch/disclosure"
@@ -33,6 +34,10 @@ type Source interface {
 
 // HistoryWindow is how far back resolved incidents are shown.
 const HistoryWindow = 90 * 24 * time.Hour
+
+// viewTTL is how long one read of the store serves every request: the page
+// is public and unauthenticated, so a crowd costs one query per viewTTL.
+const viewTTL = 5 * time.Second
 
 // CacheMaxAge is the max-age of every answer: readers may see a change up
 // to this late, and a crowd of them costs one query per interval per cache.
@@ -66,6 +71,11 @@ type Handler struct {
 	css     template.CSS
 	csp     string
 	mux     *http.ServeMux
+
+	// One load at a time; concurrent requests wait for it and share it.
+	cacheMu sync.Mutex
+	cached  view
+	builtAt time.Time
 }
 
 // New builds the handler.
@@ -153,9 +163,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// load builds the view from the published incidents, or answers 503.
+// load builds the view from the published incidents (reusing one built
+// less than viewTTL ago), or answers 503.
 func (h *Handler) load(w http.ResponseWriter, r *http.Request) (view, bool) {
 	now := h.now()
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	if !h.builtAt.IsZero() && !now.Before(h.builtAt) && now.Sub(h.builtAt) < viewTTL {
+		return h.cached, true
+	}
 	pubs, err := h.src.Published(r.Context(), now.Add(-HistoryWindow))
 	if err != nil {
 		h.log.Error("status page: read published incidents", "err", err)
@@ -163,7 +179,8 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (view, bool) {
 		http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 		return view{}, false
 	}
-	return buildView(h.name, h.base, pubs, h.created), true
+	h.cached, h.builtAt = buildView(h.name, h.base, pubs, h.created), now
+	return h.cached, true
 }
 
 // send writes body with cache headers and a strong ETag, answering a
