@@ -291,6 +291,9 @@ type Server struct {
 // Listen binds addr and serves h on it until Shutdown. Requests are GETs:
 // headers are capped and every phase has a timeout.
 func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("status page: listen %s: %w", addr, err)
