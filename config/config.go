@@ -60,6 +60,7 @@ type Config struct {
 	Web            Web            `yaml:"web"`
 	Cluster        Cluster        `yaml:"cluster"`
 	Alerts         Alerts         `yaml:"alerts"`
+	Status         Status         `yaml:"status"`
 }
 
 // Storage says where incidents are kept.
@@ -399,6 +400,7 @@ func Default() *Config {
 		},
 		Cluster: Cluster{Quorum: 1, PullInterval: 30 * time.Second, PullTimeout: 5 * time.Second},
 		Alerts:  Alerts{MaxFiring: DefaultAlertsMaxFiring, MaxGroups: DefaultAlertsMaxGroups},
+		Status:  Status{Name: DefaultStatusName},
 	}
 }
 

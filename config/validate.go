@@ -164,6 +164,7 @@ func (v *validator) validate(c *Config) {
 	v.alerts(c)
 	v.web(&c.Web)
 	v.httpConfigs(c)
+	v.status(c)
 }
 
 // httpConfigs checks every http_config block.

@@ -118,6 +118,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/incidents/{id}/dismiss", a.authorized(a.dismiss))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/resolve", a.authorized(a.resolve))
 	mux.HandleFunc("PATCH /api/v1/incidents/{id}", a.authorized(a.patch))
+	a.registerPublication(mux)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

@@ -24,12 +24,16 @@ Commands:
   dismiss ID --reason TEXT                  dismiss a draft: not disclosed, kept as an internal record
   resolve ID                                close a confirmed incident
   edit ID --field F --value V | F=V ...     edit report fields (%s)
+  publish ID [--status S] [--body TEXT]     publish a confirmed incident: freeze its report
+  update ID --status S --body TEXT          append a published update (investigating,
+                                            identified, monitoring, resolved)
 
 Every command takes --server URL (default %s, or $NYMWATCH_SERVER) and --help.
 
 Environment:
   NYMWATCH_TOKEN   operator token (the content of auth.operator_token_file);
-                   needed by confirm, dismiss, resolve and edit. list and
+                   needed by confirm, dismiss, resolve, edit, publish
+                   and update. list and
                    show send it too, and also take the read-only viewer
                    token (auth.viewer_token_file): drafts are private
                    unless the server sets web.public_read
@@ -91,6 +95,8 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return c.dismiss(ctx, rest)
 	case "edit":
 		return c.edit(ctx, rest)
+	case "publish", "update":
+		return c.publication(ctx, cmd, rest)
 	case "help":
 		fmt.Fprintf(stdout, cliUsage, strings.Join(ReportFieldNames(), ", "), DefaultServer)
 		return exitOK

@@ -169,6 +169,12 @@ type Incident struct {
 	// Concurrent lists the incidents of the other architecture side that
 	// overlapped this one in time, found when it was read. Loaded by Get.
 	Concurrent []Related
+
+	// PublishedAt is when a human published the incident (zero: not yet).
+	// Publication (the frozen version 1) and Updates are loaded by Get.
+	PublishedAt time.Time
+	Publication *Publication
+	Updates     []StatusUpdate
 }
 
 // IncidentAnomaly is one anomaly of an incident, as last applied.
@@ -273,6 +279,11 @@ type incidentJSON struct {
 	// incidents of the other architecture side.
 	ReportProposals map[string]string `json:"report_proposals,omitempty"`
 	Concurrent      *[]relatedJSON    `json:"concurrent,omitempty"`
+	// PublishedAt: null until published. Full view only: the frozen
+	// published versions and the published updates.
+	PublishedAt  jsonTime            `json:"published_at"`
+	Published    *[]publicationJSON  `json:"published_versions,omitempty"`
+	StatusUpdate *[]statusUpdateJSON `json:"updates,omitempty"`
 }
 
 type relatedJSON struct {
@@ -369,6 +380,7 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 		SupersededBy:   inc.SupersededBy,
 
 		SecurityUnacknowledgedSince: jsonTime(inc.SecurityUnacknowledgedSince),
+		PublishedAt:                 jsonTime(inc.PublishedAt),
 	}
 	if !full {
 		return j
@@ -414,6 +426,7 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 			Architecture: r.Architecture, FirstSeen: jsonTime(r.FirstSeen), ResolvedAt: jsonTime(r.ResolvedAt)})
 	}
 	j.Concurrent = &concurrent
+	j.Published, j.StatusUpdate = publicationToJSON(inc)
 	return j
 }
 

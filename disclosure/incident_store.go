@@ -71,6 +71,8 @@ type incidentRow struct {
 	PageRound          int
 	PagingSince        time.Time
 	SecurityUnackSince time.Time
+	// PublishedAt: see migration 0008_publication.sql.
+	PublishedAt time.Time
 }
 
 func incidentColumns() string {
@@ -83,6 +85,7 @@ func incidentColumns() string {
 		cols = append(cols, f.column)
 	}
 	cols = append(cols, "page_round", "paging_since", "security_unacknowledged_since")
+	cols = append(cols, "published_at")
 	return strings.Join(cols, ", ")
 }
 
@@ -107,6 +110,8 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	}
 	var pagingSince, unack sql.NullInt64
 	dest = append(dest, &r.PageRound, &pagingSince, &unack)
+	var published sql.NullInt64
+	dest = append(dest, &published)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -127,6 +132,7 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	r.SupersededBy = superseded.String
 	r.PagingSince = store.FromNullMillis(pagingSince)
 	r.SecurityUnackSince = store.FromNullMillis(unack)
+	r.PublishedAt = store.FromNullMillis(published)
 	r.overrides = map[string]string{}
 	for i, f := range fields {
 		if over[i].Valid {
@@ -268,6 +274,7 @@ func (r *incidentRow) build(ms []*member, in *reportInputs) *Incident {
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		DismissReason: r.DismissReason, SupersededBy: r.SupersededBy,
 		PageRound: r.PageRound, PagingSince: r.PagingSince, SecurityUnacknowledgedSince: r.SecurityUnackSince,
+		PublishedAt: r.PublishedAt,
 	}
 	// A human's title is used by the generated summary too.
 	if t, ok := r.overrides["title"]; ok {
@@ -337,6 +344,9 @@ func getTxEnv(ctx context.Context, q conn, id string, env reportEnv) (*Incident,
 		inc.Anomalies = append(inc.Anomalies, IncidentAnomaly{Anomaly: m.a, JoinedAt: m.joinedAt})
 	}
 	inc.Audit = audit
+	if err := loadPublication(ctx, q, inc); err != nil {
+		return nil, err
+	}
 	return inc, nil
 }
 

@@ -478,6 +478,11 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 		}
 		pages = append(pages, o.escalationFiringPages(s, now)...)
 	}
+	reminders, err := o.publicationReminders(ctx, ds, now)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	pages = append(pages, reminders...)
 	if len(pages) == 0 {
 		return nil
 	}

@@ -294,6 +294,21 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 	s.expect(401, call{method: "POST", path: inc + "/resolve", invalid: true})
 	s.expect(404, call{method: "POST", path: "/api/v1/incidents/INC-19990101-9999/resolve", token: op})
 
+	// Publication: the resolved incident is published once, then updated.
+	s.expect(200, call{method: "POST", path: inc + "/publish", token: op})
+	s.expect(409, call{method: "POST", path: inc + "/publish", token: op})
+	s.expect(400, call{method: "POST", path: inc + "/publish", token: op, contentType: "application/json", body: []byte(`{"status":"sideways"}`), invalid: true})
+	s.expect(401, call{method: "POST", path: inc + "/publish", invalid: true})
+	s.expect(404, call{method: "POST", path: "/api/v1/incidents/INC-19990101-9999/publish", token: op})
+	upd := s.expect(200, call{method: "POST", path: inc + "/updates", token: op, contentType: "application/json",
+		body: []byte(`{"status":"resolved","body":"Exit gateways accept connections again."}`)})
+	if !bytes.Contains(upd, []byte(`"published_at":"`)) || !bytes.Contains(upd, []byte("accept connections again")) {
+		t.Errorf("after publish and update: %s", upd)
+	}
+	s.expect(400, call{method: "POST", path: inc + "/updates", token: op, contentType: "application/json", body: []byte(`{"status":"monitoring"}`), invalid: true})
+	s.expect(401, call{method: "POST", path: inc + "/updates", contentType: "application/json", body: []byte(`{"status":"monitoring","body":"x"}`), invalid: true})
+	s.expect(404, call{method: "POST", path: "/api/v1/incidents/INC-19990101-9999/updates", token: op, contentType: "application/json", body: []byte(`{"status":"monitoring","body":"x"}`)})
+
 	// Dismissal needs a reason, as JSON or a form.
 	cinc := "/api/v1/incidents/" + central
 	s.expect(400, call{method: "POST", path: cinc + "/dismiss", token: op, contentType: "application/json", body: []byte(`{"reason":""}`), invalid: true})
@@ -310,6 +325,8 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 		t.Errorf("after dismiss: state %q dismiss_reason %q", dismissed.State, dismissed.DismissReason)
 	}
 	s.expect(200, call{method: "GET", path: cinc, token: op})
+	s.expect(409, call{method: "POST", path: cinc + "/publish", token: op})
+	s.expect(409, call{method: "POST", path: cinc + "/updates", token: op, contentType: "application/json", body: []byte(`{"status":"monitoring","body":"x"}`)})
 
 	// Maintenance windows: operator token for every route, reads included.
 	mw := s.expect(201, call{method: "POST", path: "/api/v1/maintenance", token: op, contentType: "application/json",

@@ -73,6 +73,9 @@ type Options struct {
 	// Started is called once the HTTP server is up and the pipeline runs,
 	// with the address served.
 	Started func(addr net.Addr)
+	// StatusStarted is called with the status page's address once it
+	// listens (only when status.listen is set).
+	StatusStarted func(addr string)
 }
 
 type daemon struct {
@@ -250,6 +253,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := d.build(ctx, opts); err != nil {
 		return err
 	}
+
+	// The public status page (status.listen) is stopped after the API.
+	stopStatus, err := d.startStatusPage(cfg, opts.StatusStarted)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		stopStatus(sctx)
+	}()
 
 	mux := newMux(d.reg, &d.ready)
 	mux.Handle("/", &d.app)

@@ -314,6 +314,11 @@ func keepRunning(d *daemon, cur, next *config.Config) {
 		changed = append(changed, "network.allow_private_addresses")
 		next.Network.AllowPrivateAddresses = cur.Network.AllowPrivateAddresses
 	}
+	if next.Status != cur.Status {
+		// The status page's listener is started once (issue 12.5).
+		changed = append(changed, "status")
+		next.Status = cur.Status
+	}
 	if len(changed) > 0 {
 		d.log.Warn("some changed settings take effect only at the next restart; running values kept", "keys", changed)
 	}

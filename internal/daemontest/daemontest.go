@@ -31,6 +31,9 @@ type Daemon struct {
 	URL      string // http://127.0.0.1:PORT
 	Net      *simnet.Network
 	Registry *prometheus.Registry
+	// StatusURL is the public status page (http://127.0.0.1:PORT), when the
+	// config sets status.listen.
+	StatusURL string
 }
 
 // Start starts a simulated network of the given shape and the daemon
@@ -84,13 +87,15 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 	}
 	reg := prometheus.NewRegistry()
 	done := make(chan error, 1)
+	statusAddr := make(chan string, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{
-			Config:   cfg,
-			Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-			Registry: reg,
-			Getenv:   func(string) string { return "" },
-			Listener: ln,
+			Config:        cfg,
+			Logger:        slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Registry:      reg,
+			Getenv:        func(string) string { return "" },
+			Listener:      ln,
+			StatusStarted: func(addr string) { statusAddr <- addr },
 		})
 	}()
 	t.Cleanup(func() {
@@ -100,7 +105,17 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 		}
 		network.Close()
 	})
-	return &Daemon{URL: "http://" + ln.Addr().String(), Net: network, Registry: reg}
+	d := &Daemon{URL: "http://" + ln.Addr().String(), Net: network, Registry: reg}
+	if cfg.Status.Listen != "" {
+		select {
+		case addr := <-statusAddr:
+			d.StatusURL = "http://" + addr
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("daemon stopped before the status page listened: %v", err)
+		}
+	}
+	return d
 }
 
 // WaitFor polls cond every 200ms until it holds, failing the test after

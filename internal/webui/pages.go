@@ -264,6 +264,8 @@ type incidentView struct {
 	// CanAcknowledge: a confirmed incident turned security and is paged
 	// until a human acknowledges (POST confirm).
 	CanAcknowledge bool
+	// Pub is the publication panel (confirmed and resolved incidents).
+	Pub *publicationView
 }
 
 // maxEvidenceRows bounds the evidence rows shown per anomaly; the JSON API
@@ -305,6 +307,7 @@ func (u *UI) showIncident(w http.ResponseWriter, r *http.Request, status int, id
 	v.CanDismiss = inc.State == disclosure.StateDraft
 	v.CanResolve = inc.State == disclosure.StateConfirmed
 	v.CanAcknowledge = inc.State == disclosure.StateConfirmed && !inc.SecurityUnacknowledgedSince.IsZero()
+	v.Pub = publicationFor(inc, now)
 
 	unfilled := map[string]bool{}
 	for _, f := range inc.Report.Unfilled() {
@@ -457,6 +460,10 @@ func doneNotice(r *http.Request) string {
 		return "Restored the generated text."
 	case "unchanged":
 		return "Nothing to save: the text was unchanged."
+	case "publish":
+		return "Published: the report is frozen as published version 1."
+	case "update":
+		return "Update published."
 	}
 	return ""
 }

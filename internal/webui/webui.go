@@ -236,6 +236,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("GET /static/", u.staticHandler())
 	u.registerMaintenance(mux)
+	u.registerPublication(mux)
 }
 
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
