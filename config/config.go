@@ -60,6 +60,7 @@ type Config struct {
 	Web            Web            `yaml:"web"`
 	Cluster        Cluster        `yaml:"cluster"`
 	Alerts         Alerts         `yaml:"alerts"`
+	Disclosure     Disclosure     `yaml:"disclosure"`
 }
 
 // Storage says where incidents are kept.

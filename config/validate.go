@@ -150,6 +150,7 @@ func (v *validator) validate(c *Config) {
 	v.cluster(&c.Cluster)
 	v.alerts(c)
 	v.web(&c.Web)
+	v.disclosure(&c.Disclosure)
 }
 
 func (v *validator) listen(key, addr string) {

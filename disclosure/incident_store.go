@@ -339,7 +339,7 @@ func getTxEnv(ctx context.Context, q conn, id string, env reportEnv) (*Incident,
 		inc.Anomalies = append(inc.Anomalies, IncidentAnomaly{Anomaly: m.a, JoinedAt: m.joinedAt})
 	}
 	inc.Audit = audit
-	if err := loadLifecycle(ctx, q, inc); err != nil {
+	if err := loadLifecycle(ctx, q, inc, in.now); err != nil {
 		return nil, err
 	}
 	return inc, nil

@@ -116,10 +116,12 @@ type FollowUp struct {
 	DoneAt    time.Time // zero: open
 	DoneBy    string
 	Note      string
+	// Overdue: open past its due date, as of the read (the Store's clock).
+	Overdue bool
 }
 
-// Overdue reports whether f has a due date that passed while it is open.
-func (f FollowUp) Overdue(now time.Time) bool {
+// overdueAt reports whether f has a due date that passed while it is open.
+func (f FollowUp) overdueAt(now time.Time) bool {
 	return f.DoneAt.IsZero() && !f.DueAt.IsZero() && !now.Before(f.DueAt)
 }
 
@@ -441,8 +443,11 @@ func (s *Service) pageFollowUp(ctx context.Context, tx conn, row *incidentRow, f
 		return nil
 	}
 	seq := strconv.Itoa(f.Seq)
+	// One key per follow-up and day since due: instances sharing
+	// PostgreSQL that page the same day enqueue it once (ON CONFLICT).
+	day := int64(max(now.Sub(f.DueAt), 0) / followUpRepage)
 	p := Page{
-		Key:        fmt.Sprintf("%s/followup/%s/%d", row.ID, seq, store.Millis(now)),
+		Key:        fmt.Sprintf("%s/followup/%s/day%d", row.ID, seq, day),
 		IncidentID: row.ID + "/followup/" + seq,
 		Labels: map[string]string{
 			"alertname": FollowUpAlertName, "incident_id": row.ID, "followup": seq, "severity": PagerSeverityInfo,
@@ -457,7 +462,7 @@ func (s *Service) pageFollowUp(ctx context.Context, tx conn, row *incidentRow, f
 		CreatedAt: now,
 	}
 	if end {
-		p.Key += "/end"
+		p.Key = fmt.Sprintf("%s/followup/%s/end/%d", row.ID, seq, store.Millis(now))
 		p.Resolved = true
 		p.EndsAt = now
 		p.StartsAt = now
@@ -525,8 +530,9 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 	return n, err
 }
 
-// loadLifecycle reads an incident's checklist, follow-ups and reporters.
-func loadLifecycle(ctx context.Context, q conn, inc *Incident) error {
+// loadLifecycle reads an incident's checklist, follow-ups and reporters;
+// now decides which follow-ups are overdue.
+func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) error {
 	rows, err := q.QueryContext(ctx, `SELECT name, done_at, done_by, note FROM incident_channels
 		WHERE incident_id = ? ORDER BY position, name`, inc.ID)
 	if err != nil {
@@ -564,6 +570,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident) error {
 			return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 		}
 		f.DueAt, f.CreatedAt, f.DoneAt, f.DoneBy = store.FromNullMillis(due), store.FromMillis(created), store.FromNullMillis(done), by.String
+		f.Overdue = f.overdueAt(now)
 		inc.FollowUps = append(inc.FollowUps, f)
 	}
 	rows.Close()

@@ -41,10 +41,8 @@ type reporterJSON struct {
 	AddedBy    string   `json:"added_by"`
 }
 
-// lifecycleJSON fills the full view's lifecycle fields. Overdue is as of
-// the wall clock of the read.
+// lifecycleJSON fills the full view's lifecycle fields.
 func (inc *Incident) lifecycleJSON(j *incidentJSON) {
-	now := time.Now()
 	chs := make([]channelJSON, 0, len(inc.Channels))
 	for _, c := range inc.Channels {
 		chs = append(chs, channelJSON{Name: c.Name, Done: !c.DoneAt.IsZero(), DoneAt: jsonTime(c.DoneAt), DoneBy: c.DoneBy, Note: c.Note})
@@ -52,7 +50,7 @@ func (inc *Incident) lifecycleJSON(j *incidentJSON) {
 	fus := make([]followUpJSON, 0, len(inc.FollowUps))
 	for _, f := range inc.FollowUps {
 		fus = append(fus, followUpJSON{Seq: f.Seq, Title: f.Title, Phase: f.Phase, DueAt: jsonTime(f.DueAt),
-			Overdue: f.Overdue(now), Done: !f.DoneAt.IsZero(), DoneAt: jsonTime(f.DoneAt), DoneBy: f.DoneBy,
+			Overdue: f.Overdue, Done: !f.DoneAt.IsZero(), DoneAt: jsonTime(f.DoneAt), DoneBy: f.DoneBy,
 			Note: f.Note, CreatedAt: jsonTime(f.CreatedAt), CreatedBy: f.CreatedBy})
 	}
 	rs := make([]reporterJSON, 0, len(inc.Reporters))

@@ -100,6 +100,13 @@ func TestLifecycleConfirmCreatesChecklistAndFollowUps(t *testing.T) {
 			}
 		}
 
+		// Overdue as of the Store's clock.
+		e.clock.Set(confirmed.Add(24 * time.Hour))
+		inc = e.get(t, id)
+		if !inc.FollowUps[0].Overdue || inc.FollowUps[2].Overdue || inc.FollowUps[4].Overdue {
+			t.Errorf("overdue at 24 h: %v %v %v", inc.FollowUps[0].Overdue, inc.FollowUps[2].Overdue, inc.FollowUps[4].Overdue)
+		}
+
 		// Tick and un-tick a channel: who, when, audited.
 		ch := DefaultChannels()[1]
 		inc, err := e.svc.SetChannel(t.Context(), id, ch, true, "posted in #status", Actor{Name: "operator:bob"}, incAt(2*time.Hour))
@@ -205,8 +212,14 @@ func TestLifecycleDraftHasNoChecklist(t *testing.T) {
 		t.Errorf("draft has a checklist: %+v %+v", inc.Channels, inc.FollowUps)
 	}
 	for _, err := range []error{
-		func() error { _, err := e.svc.SetChannel(t.Context(), id, "Status page", true, "", Actor{}, incAt(time.Hour)); return err }(),
-		func() error { _, err := e.svc.AddFollowUp(t.Context(), id, "x", time.Time{}, Actor{}, incAt(time.Hour)); return err }(),
+		func() error {
+			_, err := e.svc.SetChannel(t.Context(), id, "Status page", true, "", Actor{}, incAt(time.Hour))
+			return err
+		}(),
+		func() error {
+			_, err := e.svc.AddFollowUp(t.Context(), id, "x", time.Time{}, Actor{}, incAt(time.Hour))
+			return err
+		}(),
 		func() error {
 			_, err := e.svc.AddReporter(t.Context(), id, NewReporter{Name: "a", Channel: "discord", ReportedAt: incAt(0)}, Actor{}, incAt(time.Hour))
 			return err
