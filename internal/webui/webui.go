@@ -236,6 +236,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("GET /static/", u.staticHandler())
 	u.registerMaintenance(mux)
+	u.registerLifecycle(mux)
 }
 
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
@@ -511,12 +512,13 @@ func (u *UI) parseTemplates() (map[string]*template.Template, error) {
 		"static": func(name string) string {
 			return u.base + "/static/" + name + "?v=" + u.staticSum[name]
 		},
-		"ftime":  formatTime,
-		"minute": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"iso":    isoTime,
-		"words":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-		"title":  titleCase,
-		"addf":   func(a, b float64) float64 { return a + b },
+		"ftime":            formatTime,
+		"minute":           func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"iso":              isoTime,
+		"words":            func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"title":            titleCase,
+		"addf":             func(a, b float64) float64 { return a + b },
+		"reporterChannels": disclosure.ReporterChannels,
 		"editArgs": func(href string, f *fieldForm) editArgs {
 			return editArgs{Href: href, F: f}
 		},
