@@ -401,7 +401,7 @@ func (s *Service) pageIfRaised(ctx context.Context, tx conn, before, row *incide
 //   - a confirmed incident stays confirmed, records the unacknowledged
 //     security change and is paged in a new round until a human
 //     acknowledges it (confirm);
-//   - a dismissed or resolved incident goes back to draft, audited as
+//   - a dismissed, resolved or closed incident goes back to draft, audited as
 //     reopened with the reason, and is paged in a new round.
 func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a detector.Anomaly, now time.Time) error {
 	detail := map[string]any{"anomaly_id": a.ID, "component": a.Component, "reason": "turned security: " + a.Reason}
