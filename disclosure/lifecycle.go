@@ -428,7 +428,35 @@ func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, act
 	}
 	detail["from"], detail["to"] = row.State, StateClosed
 	row.State = StateClosed
-	return writeAudit(ctx, tx, row.ID, now, actor, "closed", detail)
+	if err := writeAudit(ctx, tx, row.ID, now, actor, "closed", detail); err != nil {
+		return err
+	}
+	// A closed incident's follow-ups are no longer paged: end the alerts
+	// of those that were.
+	rows, err := tx.QueryContext(ctx, `SELECT seq, title FROM incident_followups
+		WHERE incident_id = ? AND done_at IS NULL AND last_paged_at IS NOT NULL ORDER BY seq`, row.ID)
+	if err != nil {
+		return fmt.Errorf("close %s: %w", row.ID, err)
+	}
+	var paged []FollowUp
+	for rows.Next() {
+		var f FollowUp
+		if err := rows.Scan(&f.Seq, &f.Title); err != nil {
+			rows.Close()
+			return fmt.Errorf("close %s: %w", row.ID, err)
+		}
+		paged = append(paged, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("close %s: %w", row.ID, err)
+	}
+	for _, f := range paged {
+		if err := s.pageFollowUp(ctx, tx, row, f, true, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // followUpPager is the outbox as overdue follow-ups need it.

@@ -321,6 +321,10 @@ func TestLifecycleOverdueFollowUpsPageOncePerDayAtInfo(t *testing.T) {
 	if _, err := e.svc.Close(t.Context(), id, Actor{Name: "operator"}, confirmed.Add(8*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// Closing ends the alerts of the paged, still open follow-ups (2, 3, 4).
+	if ended := lp.take(); len(ended) != 3 || !ended[0].Resolved || !ended[2].Resolved {
+		t.Errorf("close ended %+v", ended)
+	}
 	if got := page(confirmed.Add(30 * 24 * time.Hour)); len(got) != 0 {
 		t.Errorf("a closed incident paged: %d", len(got))
 	}
@@ -464,5 +468,27 @@ func TestLifecycleAPI(t *testing.T) {
 	}
 	if r := e.do(t, "GET", "/api/v1/incidents?state=closed", incBearer, "", nil); !strings.Contains(string(r.body), id) {
 		t.Errorf("?state=closed: %s", r.body)
+	}
+}
+
+// Resolving an incident whose dated follow-ups are all done closes it.
+func TestLifecycleResolveClosesWhenFollowUpsDone(t *testing.T) {
+	e, _, id := newLCEnv(t, sqliteBackend)
+	op := Actor{Name: "operator"}
+	for seq := 1; seq <= 4; seq++ {
+		inc, err := e.svc.SetFollowUp(t.Context(), id, seq, true, "", op, incAt(2*time.Hour))
+		if err != nil || inc.State != StateConfirmed {
+			t.Fatalf("follow-up %d on a confirmed incident: %v %v", seq, inc, err)
+		}
+	}
+	inc, err := e.svc.Resolve(t.Context(), id, op, incAt(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.State != StateClosed {
+		t.Errorf("state %s after resolving with every dated follow-up done", inc.State)
+	}
+	if got := incActions(inc); !slices.Equal(got[len(got)-2:], []string{"resolved", "closed"}) {
+		t.Errorf("audit %v", got)
 	}
 }
