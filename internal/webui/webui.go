@@ -512,16 +512,17 @@ func (u *UI) parseTemplates() (map[string]*template.Template, error) {
 		"static": func(name string) string {
 			return u.base + "/static/" + name + "?v=" + u.staticSum[name]
 		},
-		"ftime":            formatTime,
-		"minute":           func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"iso":              isoTime,
-		"words":            func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-		"title":            titleCase,
-		"addf":             func(a, b float64) float64 { return a + b },
-		"reporterChannels": disclosure.ReporterChannels,
+		"ftime":  formatTime,
+		"minute": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"iso":    isoTime,
+		"words":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"title":  titleCase,
+		"addf":   func(a, b float64) float64 { return a + b },
 		"editArgs": func(href string, f *fieldForm) editArgs {
 			return editArgs{Href: href, F: f}
 		},
+		// the reporter channels of the credit form (lifecycle.go)
+		"reporterChannels": disclosure.ReporterChannels,
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"list", "incident", "login", "error", "maintenance"} {
