@@ -61,6 +61,7 @@ type Config struct {
 	Cluster        Cluster        `yaml:"cluster"`
 	Alerts         Alerts         `yaml:"alerts"`
 	Status         Status         `yaml:"status"`
+	Disclosure     Disclosure     `yaml:"disclosure"`
 }
 
 // Storage says where incidents are kept.

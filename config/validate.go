@@ -165,6 +165,7 @@ func (v *validator) validate(c *Config) {
 	v.web(&c.Web)
 	v.httpConfigs(c)
 	v.status(c)
+	v.disclosure(&c.Disclosure)
 }
 
 // httpConfigs checks every http_config block.

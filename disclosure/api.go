@@ -119,6 +119,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/incidents/{id}/resolve", a.authorized(a.resolve))
 	mux.HandleFunc("PATCH /api/v1/incidents/{id}", a.authorized(a.patch))
 	a.registerPublication(mux)
+	a.registerLifecycle(mux)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -214,6 +215,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("incident %q not found", r.PathValue("id")))
+	case errors.As(err, new(*NotFoundError)):
+		writeError(w, http.StatusNotFound, err.Error())
 	case errors.As(err, &conflict):
 		writeError(w, http.StatusConflict, conflict.Error())
 	case errors.As(err, &invalid):
@@ -230,7 +233,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := Filter{State: State(q.Get("state")), Class: detector.Class(q.Get("class"))}
 	if f.State != "" && !f.State.Valid() {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown state %q (internal, draft, confirmed, dismissed, resolved)", f.State))
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown state %q (internal, draft, confirmed, dismissed, resolved, closed)", f.State))
 		return
 	}
 	if f.Class != "" && !f.Class.Valid() {

@@ -22,11 +22,18 @@ Commands:
   show ID [--report]                        show an incident (JSON), or its report (Markdown)
   confirm ID                                confirm a draft for public disclosure
   dismiss ID --reason TEXT                  dismiss a draft: not disclosed, kept as an internal record
-  resolve ID                                close a confirmed incident
+  resolve ID                                service restored: a confirmed incident is resolved
   edit ID --field F --value V | F=V ...     edit report fields (%s)
   publish ID [--status S] [--body TEXT]     publish a confirmed incident: freeze its report
   update ID --status S --body TEXT          append a published update (investigating,
                                             identified, monitoring, resolved)
+  channels ID [NAME [--undo] [--note T]]    show the channels checklist, or tick (un-tick) a channel
+  followups ID [SEQ [--undo] [--note T]]    show the follow-ups, or mark one done (open again)
+  followups ID --add TITLE [--due TIME]     add a follow-up (TIME: RFC 3339, or a duration from now)
+  credit ID [--name N --channel C --at TIME [--link URL]]
+                                            show the credited reporters, or credit one
+                                            (C: discord, telegram, x, support_ticket, email, other)
+  close ID                                  close a resolved incident (follow-ups done or not)
 
 Every command takes --server URL (default %s, or $NYMWATCH_SERVER) and --help.
 
@@ -89,8 +96,14 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return c.list(ctx, rest)
 	case "show":
 		return c.show(ctx, rest)
-	case "confirm", "resolve":
+	case "confirm", "resolve", "close":
 		return c.transition(ctx, cmd, rest)
+	case "channels":
+		return c.channels(ctx, rest)
+	case "followups":
+		return c.followups(ctx, rest)
+	case "credit":
+		return c.credit(ctx, rest)
 	case "dismiss":
 		return c.dismiss(ctx, rest)
 	case "edit":
@@ -202,7 +215,7 @@ func (c *incidentsCLI) fail(cmd string, err error) int {
 
 func (c *incidentsCLI) list(ctx context.Context, args []string) int {
 	fs := c.flags("list")
-	state := fs.String("state", "", "only incidents in `STATE` (internal, draft, confirmed, dismissed, resolved)")
+	state := fs.String("state", "", "only incidents in `STATE` (internal, draft, confirmed, dismissed, resolved, closed)")
 	class := fs.String("class", "", "only incidents of `CLASS` (security, operational, internal)")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	usage := c.commandUsage(fs, "list [--state S] [--class C] [--json]")

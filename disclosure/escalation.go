@@ -25,6 +25,10 @@ const (
 	PagerSeverityWarning  = "warning"
 	PagerSeverityCritical = "critical"
 	PagerSeverityPage     = "page"
+	// PagerSeverityInfo is for reminders below the draft ladder (an
+	// unpublished confirmed incident, an overdue follow-up): never a
+	// wake-up.
+	PagerSeverityInfo = "info"
 )
 
 // Defaults for OutboxOptions.

@@ -36,8 +36,12 @@ import (
 
 // State is where an incident is in the disclosure workflow.
 //
-//	draft ──confirm──► confirmed ──resolve──► resolved
+//	draft ──confirm──► confirmed ──resolve──► resolved ──close──► closed
 //	  └────dismiss──► dismissed
+//
+// closed: every follow-up with a due date done, or a human's close (see
+// lifecycle.go); a closed incident that turns security reopens as a
+// resolved one does.
 //
 // Internal incidents (class internal, the internal knowledge base) are
 // recorded in state internal and have no workflow. A draft cannot be resolved
@@ -57,7 +61,7 @@ const (
 // Valid reports whether s is a known state.
 func (s State) Valid() bool {
 	switch s {
-	case StateInternal, StateDraft, StateConfirmed, StateDismissed, StateResolved:
+	case StateInternal, StateDraft, StateConfirmed, StateDismissed, StateResolved, StateClosed:
 		return true
 	}
 	return false
@@ -70,7 +74,7 @@ func (s State) Disclosure() string {
 	switch s {
 	case StateDraft:
 		return "pending"
-	case StateConfirmed, StateResolved:
+	case StateConfirmed, StateResolved, StateClosed:
 		return "public"
 	default:
 		return "internal"
@@ -175,6 +179,12 @@ type Incident struct {
 	PublishedAt time.Time
 	Publication *Publication
 	Updates     []StatusUpdate
+	// ClosedAt is when the incident was closed (state closed). Channels,
+	// FollowUps and Reporters are loaded by Get (lifecycle.go).
+	ClosedAt  time.Time
+	Channels  []ChannelItem
+	FollowUps []FollowUp
+	Reporters []Reporter
 }
 
 // IncidentAnomaly is one anomaly of an incident, as last applied.
@@ -284,6 +294,11 @@ type incidentJSON struct {
 	PublishedAt  jsonTime            `json:"published_at"`
 	Published    *[]publicationJSON  `json:"published_versions,omitempty"`
 	StatusUpdate *[]statusUpdateJSON `json:"updates,omitempty"`
+	// closed_at, and in the full view the lifecycle (lifecycle_json.go).
+	ClosedAt  jsonTime        `json:"closed_at"`
+	Channels  *[]channelJSON  `json:"channels,omitempty"`
+	FollowUps *[]followUpJSON `json:"follow_ups,omitempty"`
+	Reporters *[]reporterJSON `json:"reporters,omitempty"`
 }
 
 type relatedJSON struct {
@@ -381,6 +396,7 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 
 		SecurityUnacknowledgedSince: jsonTime(inc.SecurityUnacknowledgedSince),
 		PublishedAt:                 jsonTime(inc.PublishedAt),
+		ClosedAt:                    jsonTime(inc.ClosedAt),
 	}
 	if !full {
 		return j
@@ -427,6 +443,7 @@ func (inc *Incident) toJSON(full bool) incidentJSON {
 	}
 	j.Concurrent = &concurrent
 	j.Published, j.StatusUpdate = publicationToJSON(inc)
+	inc.lifecycleJSON(&j)
 	return j
 }
 

@@ -73,6 +73,8 @@ type incidentRow struct {
 	SecurityUnackSince time.Time
 	// PublishedAt: see migration 0008_publication.sql.
 	PublishedAt time.Time
+	// ClosedAt set: the incident is closed (stored state resolved).
+	ClosedAt time.Time
 }
 
 func incidentColumns() string {
@@ -86,6 +88,7 @@ func incidentColumns() string {
 	}
 	cols = append(cols, "page_round", "paging_since", "security_unacknowledged_since")
 	cols = append(cols, "published_at")
+	cols = append(cols, "closed_at")
 	return strings.Join(cols, ", ")
 }
 
@@ -112,6 +115,8 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	dest = append(dest, &r.PageRound, &pagingSince, &unack)
 	var published sql.NullInt64
 	dest = append(dest, &published)
+	var closedAt sql.NullInt64
+	dest = append(dest, &closedAt)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -133,6 +138,9 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 	r.PagingSince = store.FromNullMillis(pagingSince)
 	r.SecurityUnackSince = store.FromNullMillis(unack)
 	r.PublishedAt = store.FromNullMillis(published)
+	if r.ClosedAt = store.FromNullMillis(closedAt); !r.ClosedAt.IsZero() && r.State == StateResolved {
+		r.State = StateClosed
+	}
 	r.overrides = map[string]string{}
 	for i, f := range fields {
 		if over[i].Valid {
@@ -275,6 +283,7 @@ func (r *incidentRow) build(ms []*member, in *reportInputs) *Incident {
 		DismissReason: r.DismissReason, SupersededBy: r.SupersededBy,
 		PageRound: r.PageRound, PagingSince: r.PagingSince, SecurityUnacknowledgedSince: r.SecurityUnackSince,
 		PublishedAt: r.PublishedAt,
+		ClosedAt:    r.ClosedAt,
 	}
 	// A human's title is used by the generated summary too.
 	if t, ok := r.overrides["title"]; ok {
@@ -347,6 +356,9 @@ func getTxEnv(ctx context.Context, q conn, id string, env reportEnv) (*Incident,
 	if err := loadPublication(ctx, q, inc); err != nil {
 		return nil, err
 	}
+	if err := loadLifecycle(ctx, q, inc, in.now); err != nil {
+		return nil, err
+	}
 	return inc, nil
 }
 
@@ -367,7 +379,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
 	var args []any
 	if f.State != "" {
 		q += " AND state = ?"
-		args = append(args, string(f.State))
+		args = append(args, f.State.stored())
+		// closed is stored as resolved with closed_at set
+		switch f.State {
+		case StateClosed:
+			q += " AND closed_at IS NOT NULL"
+		case StateResolved:
+			q += " AND closed_at IS NULL"
+		}
 	}
 	if f.Class != "" {
 		q += " AND class = ?"
@@ -428,7 +447,7 @@ func (s *Store) Report(ctx context.Context, id string) (string, error) {
 // the oldest draft waits (zero if none), for the metrics.
 func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error) {
 	r := dbConn(s.db, s.db.R)
-	rows, err := r.QueryContext(ctx, "SELECT class, state, count(*) FROM incidents GROUP BY class, state")
+	rows, err := r.QueryContext(ctx, "SELECT class, CASE WHEN closed_at IS NOT NULL THEN 'closed' ELSE state END AS st, count(*) FROM incidents GROUP BY class, st")
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("count incidents: %w", err)
 	}

@@ -26,7 +26,7 @@ type incidentMetrics struct {
 func validPairs() [][2]string {
 	pairs := [][2]string{{string(detector.ClassInternal), string(StateInternal)}}
 	for _, c := range []detector.Class{detector.ClassSecurity, detector.ClassOperational} {
-		for _, s := range []State{StateDraft, StateConfirmed, StateDismissed, StateResolved} {
+		for _, s := range []State{StateDraft, StateConfirmed, StateDismissed, StateResolved, StateClosed} {
 			pairs = append(pairs, [2]string{string(c), string(s)})
 		}
 	}

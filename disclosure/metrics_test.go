@@ -28,10 +28,12 @@ nymwatch_draft_oldest_age_seconds ` + oldestAge + `
 # HELP nymwatch_incidents Incidents recorded, by disclosure class and state.
 # TYPE nymwatch_incidents gauge
 nymwatch_incidents{class="internal",state="internal"} 1
+nymwatch_incidents{class="operational",state="closed"} 0
 nymwatch_incidents{class="operational",state="confirmed"} ` + strconv.Itoa(confirmed) + `
 nymwatch_incidents{class="operational",state="dismissed"} 0
 nymwatch_incidents{class="operational",state="draft"} ` + strconv.Itoa(drafts) + `
 nymwatch_incidents{class="operational",state="resolved"} 0
+nymwatch_incidents{class="security",state="closed"} 0
 nymwatch_incidents{class="security",state="confirmed"} 0
 nymwatch_incidents{class="security",state="dismissed"} 0
 nymwatch_incidents{class="security",state="draft"} 0

@@ -30,7 +30,7 @@ type Page struct {
 type Subject struct {
 	IncidentID   string    `json:"incident_id"`
 	Class        string    `json:"class"` // security|operational
-	State        string    `json:"state"` // draft|confirmed|dismissed|resolved
+	State        string    `json:"state"` // draft|confirmed|dismissed|resolved|closed
 	Component    string    `json:"component"`
 	Architecture string    `json:"architecture"`
 	Title        string    `json:"title"`

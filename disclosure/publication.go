@@ -235,8 +235,8 @@ func (s *Service) Publish(ctx context.Context, id string, in UpdateInput, actor 
 			return &ConflictError{ID: id, State: row.State, Action: "publish", Hint: "internal incidents are not disclosed"}
 		case row.State == StateDraft:
 			return &ConflictError{ID: id, State: row.State, Action: "publish", Hint: "confirm the draft first"}
-		case row.State != StateConfirmed && row.State != StateResolved:
-			return &ConflictError{ID: id, State: row.State, Action: "publish", Hint: "only confirmed or resolved incidents are published"}
+		case row.State != StateConfirmed && row.State != StateResolved && row.State != StateClosed:
+			return &ConflictError{ID: id, State: row.State, Action: "publish", Hint: "only confirmed, resolved or closed incidents are published"}
 		case !row.PublishedAt.IsZero():
 			return &ConflictError{ID: id, State: row.State, Action: "publish",
 				Hint: "it was published at " + FormatTime(row.PublishedAt) + "; add an update instead"}
@@ -263,7 +263,7 @@ func (s *Service) Publish(ctx context.Context, id string, in UpdateInput, actor 
 		}
 		if in.Status == "" {
 			in.Status = UpdateInvestigating
-			if row.State == StateResolved {
+			if row.State == StateResolved || row.State == StateClosed {
 				in.Status = UpdateResolved
 			}
 		}

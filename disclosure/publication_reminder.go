@@ -20,9 +20,6 @@ import (
 // PagerPublicationAlertName is the alertname of the publication reminder.
 const PagerPublicationAlertName = "NymwatchPublicationPending"
 
-// PagerSeverityInfo is the reminder's severity, below the draft ladder.
-const PagerSeverityInfo = "info"
-
 // PublicationReminderDelay is how long after confirmation an unpublished
 // incident is reminded of.
 const PublicationReminderDelay = 30 * time.Minute

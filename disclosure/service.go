@@ -48,6 +48,9 @@ type ServiceOptions struct {
 	// Measured says what nymwatch probes, for the reports' statements
 	// about the other architecture side; nil: reports ask a human.
 	Measured func() Measured
+	// Channels is the section V checklist given to each confirmed
+	// incident (disclosure.channels); nil: DefaultChannels.
+	Channels []string
 }
 
 // Service owns incidents: it turns anomalies into incidents and applies
@@ -62,6 +65,8 @@ type Service struct {
 	// refreshMu orders metric refreshes: each reads after its own commit
 	// and sets under the lock, so a slow refresh cannot overwrite a newer one.
 	refreshMu sync.Mutex
+	// channels: see ServiceOptions.Channels.
+	channels []string
 }
 
 // NewService builds the service and loads the current counts into its
@@ -92,6 +97,10 @@ func NewService(ctx context.Context, opts ServiceOptions) (*Service, error) {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
+	}
+	s.channels = opts.Channels
+	if s.channels == nil {
+		s.channels = DefaultChannels()
 	}
 	s.metrics = newIncidentMetrics(opts.Registerer, now)
 	s.store.env = reportEnv{now: now, measured: opts.Measured}
@@ -392,7 +401,7 @@ func (s *Service) pageIfRaised(ctx context.Context, tx conn, before, row *incide
 //   - a confirmed incident stays confirmed, records the unacknowledged
 //     security change and is paged in a new round until a human
 //     acknowledges it (confirm);
-//   - a dismissed or resolved incident goes back to draft, audited as
+//   - a dismissed, resolved or closed incident goes back to draft, audited as
 //     reopened with the reason, and is paged in a new round.
 func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a detector.Anomaly, now time.Time) error {
 	detail := map[string]any{"anomaly_id": a.ID, "component": a.Component, "reason": "turned security: " + a.Reason}
@@ -406,7 +415,7 @@ func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a
 		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "security_unacknowledged", detail); err != nil {
 			return err
 		}
-	case StateDismissed, StateResolved:
+	case StateDismissed, StateResolved, StateClosed:
 		detail["from"], detail["to"] = row.State, StateDraft
 		if row.DismissReason != "" {
 			detail["dismiss_reason"] = row.DismissReason
@@ -428,7 +437,7 @@ func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a
 	row.PagingSince = now
 	row.UpdatedAt = now
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, dismiss_reason = ?, resolved_at = ?, page_round = ?,
-		paging_since = ?, security_unacknowledged_since = ?, updated_at = ? WHERE id = ?`,
+		paging_since = ?, security_unacknowledged_since = ?, closed_at = NULL, updated_at = ? WHERE id = ?`,
 		string(row.State), nullString(row.DismissReason), store.NullMillis(row.ResolvedAt), row.PageRound,
 		store.NullMillis(row.PagingSince), store.NullMillis(row.SecurityUnackSince), store.Millis(now), row.ID); err != nil {
 		return fmt.Errorf("update incident %s: %w", row.ID, err)
@@ -627,7 +636,7 @@ func saveDerived(ctx context.Context, tx conn, r *incidentRow) error {
 	_, err := tx.ExecContext(ctx, `UPDATE incidents SET class = ?, state = ?, title = ?, components = ?,
 		reason = ?, affected = ?, last_healthy = ?, first_seen = ?, detected_at = ?, resolved_at = ?,
 		updated_at = ? WHERE id = ?`,
-		string(r.Class), string(r.State), r.Title, marshalStrings(r.Components), r.Reason,
+		string(r.Class), r.State.stored(), r.Title, marshalStrings(r.Components), r.Reason,
 		marshalStrings(r.Affected), store.NullMillis(r.LastHealthy), store.Millis(r.FirstSeen),
 		store.Millis(r.DetectedAt), store.NullMillis(r.ResolvedAt), store.Millis(r.UpdatedAt), r.ID)
 	if err != nil {
@@ -754,7 +763,7 @@ func checkTransition(id string, from State, action string) (State, error) {
 		switch from {
 		case StateDraft:
 			return StateConfirmed, nil
-		case StateConfirmed, StateResolved:
+		case StateConfirmed, StateResolved, StateClosed:
 			return conflict("it is already confirmed")
 		default:
 			return conflict("only a draft can be confirmed")
@@ -774,7 +783,7 @@ func checkTransition(id string, from State, action string) (State, error) {
 			return StateResolved, nil
 		case StateDraft:
 			return conflict("confirm or dismiss the draft first")
-		case StateResolved:
+		case StateResolved, StateClosed:
 			return conflict("it is already resolved")
 		default:
 			return conflict("a dismissed incident is closed")
@@ -831,6 +840,16 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 		}
 		if err := writeAudit(ctx, tx, id, now, actor, pastTense(action), detail); err != nil {
 			return err
+		}
+		if action == "confirm" {
+			if err := s.startLifecycle(ctx, tx, id, actor, now); err != nil {
+				return err
+			}
+		}
+		if action == "resolve" {
+			if err := s.closeIfDone(ctx, tx, row, actor, now); err != nil {
+				return err
+			}
 		}
 		if action == "resolve" && !row.SecurityUnackSince.IsZero() {
 			// Resolving is a human's answer to the security change too.

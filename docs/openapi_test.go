@@ -290,9 +290,29 @@ func TestOpenAPIDescribesRunningDaemon(t *testing.T) {
 	s.expect(200, call{method: "POST", path: inc + "/confirm", token: op})
 	s.expect(409, call{method: "POST", path: inc + "/confirm", token: op})
 	s.expect(409, call{method: "POST", path: inc + "/dismiss", token: op, contentType: "application/json", body: []byte(`{"reason":"too late"}`)})
+	// After confirm: channels, follow-ups, credit (docs/follow-ups.md).
+	jsonCall := func(path, body string) call {
+		return call{method: "POST", path: path, token: op, contentType: "application/json", body: []byte(body)}
+	}
+	s.expect(200, jsonCall(inc+"/channels/Status%20page", `{"done":true,"note":"posted"}`))
+	s.expect(404, jsonCall(inc+"/channels/Fax", `{"done":true}`))
+	bad := func(c call) call { c.invalid = true; return c }
+	s.expect(400, bad(jsonCall(inc+"/channels/Status%20page", `{"note":"no done"}`)))
+	s.expect(401, call{method: "POST", path: inc + "/channels/Status%20page", contentType: "application/json", body: []byte(`{"done":true}`), invalid: true})
+	s.expect(200, jsonCall(inc+"/followups", `{"title":"Rotate the gateway keys","due_at":"2026-06-01T00:00:00Z"}`))
+	s.expect(400, bad(jsonCall(inc+"/followups", `{"title":""}`)))
+	s.expect(200, jsonCall(inc+"/followups/1", `{"done":true,"note":"service back"}`))
+	s.expect(404, jsonCall(inc+"/followups/99", `{"done":true}`))
+	s.expect(200, jsonCall(inc+"/reporters", `{"name":"@alice","channel":"discord","reported_at":"2026-05-16T10:05:00Z","link":"https://discord.com/channels/1/2/3"}`))
+	s.expect(400, bad(jsonCall(inc+"/reporters", `{"name":"@bob","channel":"fax","reported_at":"2026-05-16T10:05:00Z"}`)))
+	s.expect(409, call{method: "POST", path: inc + "/close", token: op})
 	s.expect(200, call{method: "POST", path: inc + "/resolve", token: op})
 	s.expect(401, call{method: "POST", path: inc + "/resolve", invalid: true})
 	s.expect(404, call{method: "POST", path: "/api/v1/incidents/INC-19990101-9999/resolve", token: op})
+	s.expect(200, call{method: "POST", path: inc + "/close", token: op})
+	s.expect(401, call{method: "POST", path: inc + "/close", invalid: true})
+	s.expect(404, call{method: "POST", path: "/api/v1/incidents/INC-19990101-9999/close", token: op})
+	s.expect(200, call{method: "GET", path: "/api/v1/incidents?state=closed", token: op})
 
 	// Publication: the resolved incident is published once, then updated.
 	s.expect(200, call{method: "POST", path: inc + "/publish", token: op})

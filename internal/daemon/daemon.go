@@ -402,6 +402,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		Registerer:     d.reg,
 		Logger:         d.log,
 		Measured:       d.measured,
+		Channels:       cfg.Disclosure.Channels,
 	})
 	if err != nil {
 		return fmt.Errorf("incident service: %w", err)
@@ -607,7 +608,13 @@ func (d *daemon) evaluate(ctx context.Context) {
 func (d *daemon) tickOutbox(ctx context.Context) {
 	tctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	err := d.outbox.Tick(tctx, time.Now().UTC())
+	now := time.Now().UTC()
+	// Overdue follow-ups join the outbox before it delivers (info pages,
+	// once a day each; docs/follow-ups.md).
+	if _, err := d.svc.PageOverdueFollowUps(tctx, now); err != nil && ctx.Err() == nil {
+		d.log.Warn("page overdue follow-ups", "err", err)
+	}
+	err := d.outbox.Tick(tctx, now)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		d.fails.fail("page outbox", err)

@@ -81,7 +81,7 @@ func TestPostgresOpenMigrates(t *testing.T) {
 		tables = append(tables, n)
 	}
 	rows.Close()
-	want := "incident_anomalies incident_audit incident_id_counters incident_publications incident_status_updates incidents maintenance_audit maintenance_windows page_outbox schema_migrations"
+	want := "incident_anomalies incident_audit incident_channels incident_followups incident_id_counters incident_publications incident_reporters incident_status_updates incidents maintenance_audit maintenance_windows page_outbox schema_migrations"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables %q, want %q", got, want)
 	}

@@ -77,7 +77,9 @@ func stateText(s disclosure.State) string {
 	case disclosure.StateDismissed:
 		return "Dismissed: not disclosed"
 	case disclosure.StateResolved:
-		return "Resolved"
+		return "Resolved: service restored"
+	case disclosure.StateClosed:
+		return "Closed: follow-ups done"
 	case disclosure.StateInternal:
 		return "Internal record (no disclosure)"
 	}
@@ -132,7 +134,7 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request) {
 	}
 	now := u.now()
 	v := listView{page: u.pageFor(r, "Incidents"), Filtered: state != "" || class != ""}
-	v.States = options(q.Get("state"), "Any state", []string{"draft", "confirmed", "resolved", "dismissed", "internal"})
+	v.States = options(q.Get("state"), "Any state", []string{"draft", "confirmed", "resolved", "closed", "dismissed", "internal"})
 	v.Classes = options(q.Get("class"), "Any class", []string{"security", "operational", "internal"})
 
 	// Drafts come from their own query, so no amount of history can push a
@@ -465,7 +467,7 @@ func doneNotice(r *http.Request) string {
 	case "update":
 		return "Update published."
 	}
-	return ""
+	return lifecycleNotice(r.URL.Query().Get("done"))
 }
 
 func (u *UI) internalError(w http.ResponseWriter, r *http.Request, err error) {

@@ -29,7 +29,7 @@ type publicationView struct {
 }
 
 func publicationFor(inc *disclosure.Incident, now time.Time) *publicationView {
-	if inc.State != disclosure.StateConfirmed && inc.State != disclosure.StateResolved {
+	if inc.State != disclosure.StateConfirmed && inc.State != disclosure.StateResolved && inc.State != disclosure.StateClosed {
 		return nil
 	}
 	p := &publicationView{

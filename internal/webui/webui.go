@@ -237,6 +237,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /static/", u.staticHandler())
 	u.registerMaintenance(mux)
 	u.registerPublication(mux)
+	u.registerLifecycle(mux)
 }
 
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
@@ -521,6 +522,8 @@ func (u *UI) parseTemplates() (map[string]*template.Template, error) {
 		"editArgs": func(href string, f *fieldForm) editArgs {
 			return editArgs{Href: href, F: f}
 		},
+		// the reporter channels of the credit form (lifecycle.go)
+		"reporterChannels": disclosure.ReporterChannels,
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"list", "incident", "login", "error", "maintenance"} {
