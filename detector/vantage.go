@@ -105,8 +105,9 @@ func (d *Detector) evalVantage(now int64) *finding {
 		d.vantage = v
 	}
 	for _, ts := range fo {
-		if ts.RunSince > d.vantage.Boundary {
+		if ts.RunSince > d.vantage.Boundary && !ts.Tainted {
 			ts.Tainted = true
+			d.markDirty(ts.Target.ID)
 		}
 	}
 	f := &finding{Component: compVantage, Kind: compVantage, Arch: ArchCentralized, Source: "probe",
