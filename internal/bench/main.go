@@ -7,7 +7,8 @@
 // of about -targets probe targets (node HTTP, mix and websocket ports:
 // about 2.9 targets per node) with -hang % of nodes hanging and -fail %
 // failing (refused, 503, garbage in turn), starts the daemon with the
-// production probe settings (timeout 5s, concurrency 256) at -interval,
+// production probe settings (timeout 5s, concurrency 256 unless
+// -concurrency) at -interval,
 // waits for the directory to be probed once, then measures -intervals
 // intervals: CPU seconds per 1,000 probes (the daemon's utime+stime from
 // /proc), peak RSS (VmHWM), probes per interval (nymwatch_probes_total),
@@ -48,13 +49,14 @@ func main() {
 }
 
 type params struct {
-	targets   int
-	intervals int
-	interval  time.Duration
-	hang      int
-	fail      int
-	binary    string
-	dir       string
+	targets     int
+	intervals   int
+	interval    time.Duration
+	hang        int
+	fail        int
+	binary      string
+	dir         string
+	concurrency int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&p.interval, "interval", 30*time.Second, "probes.interval")
 	fs.IntVar(&p.hang, "hang", 10, "percentage of nodes that hang (accept, never answer)")
 	fs.IntVar(&p.fail, "fail", 5, "percentage of nodes that fail (refuse, 503 or garbage in turn)")
+	fs.IntVar(&p.concurrency, "concurrency", 256, "probes.concurrency (with many hanging targets, 256 workers cannot cover 50,000 targets)")
 	fs.StringVar(&p.binary, "binary", "", "nymwatch binary (default: go build ./cmd/nymwatch)")
 	fs.StringVar(&p.dir, "dir", "", "working directory for config, tokens and database (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
@@ -107,8 +110,8 @@ func (r *result) print(w io.Writer, p params) {
 		perK = r.cpu / r.probes * 1000
 	}
 	growth := float64(r.dbEnd-r.dbStart) / r.elapsed.Hours() / (1 << 20)
-	fmt.Fprintf(w, "nymwatch run: %d nodes, %d targets, interval %s, %d%% hang, %d%% fail, %d intervals measured\n",
-		r.nodes, r.targets, p.interval, p.hang, p.fail, len(r.perInterval))
+	fmt.Fprintf(w, "nymwatch run: %d nodes, %d targets, interval %s, concurrency %d, %d%% hang, %d%% fail, %d intervals measured\n",
+		r.nodes, r.targets, p.interval, p.concurrency, p.hang, p.fail, len(r.perInterval))
 	fmt.Fprintf(w, "%-34s %12.3f\n", "CPU s per 1,000 probes", perK)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "CPU s per interval", r.cpu/float64(len(r.perInterval)))
 	fmt.Fprintf(w, "%-34s %12.1f\n", "peak RSS (VmHWM), MiB", float64(r.hwmKiB)/1024)
@@ -205,11 +208,11 @@ network:
 probes:
   interval: %s
   timeout: %s
-  concurrency: 256
+  concurrency: %d
 auth:
   operator_token_file: %s
   webhook_token_file: %s
-`, listen, dbPath, sn.NymAPIURL(), p.interval, min(5*time.Second, p.interval/2), filepath.Join(dir, "operator-token"), filepath.Join(dir, "webhook-token"))
+`, listen, dbPath, sn.NymAPIURL(), p.interval, min(5*time.Second, p.interval/2), p.concurrency, filepath.Join(dir, "operator-token"), filepath.Join(dir, "webhook-token"))
 	cfgPath := filepath.Join(dir, "nymwatch.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
