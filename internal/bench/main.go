@@ -57,6 +57,8 @@ type params struct {
 	binary      string
 	dir         string
 	concurrency int
+	storm       int
+	stormFor    time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.hang, "hang", 10, "percentage of nodes that hang (accept, never answer)")
 	fs.IntVar(&p.fail, "fail", 5, "percentage of nodes that fail (refuse, 503 or garbage in turn)")
 	fs.IntVar(&p.concurrency, "concurrency", 256, "probes.concurrency (with many hanging targets, 256 workers cannot cover 50,000 targets)")
+	fs.IntVar(&p.storm, "storm", 0, "alerts per second posted to the Alertmanager webhook during the measured intervals (0: none)")
+	fs.DurationVar(&p.stormFor, "storm-for", time.Minute, "how long the -storm lasts, from the start of the measured intervals")
 	fs.StringVar(&p.binary, "binary", "", "nymwatch binary (default: go build ./cmd/nymwatch)")
 	fs.StringVar(&p.dir, "dir", "", "working directory for config, tokens and database (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
@@ -96,6 +100,7 @@ type result struct {
 	elapsed            time.Duration
 	p99Lateness        string
 	simnetNodesHanging int
+	storm              string // the webhook storm's counts, "" without one
 }
 
 func (r *result) print(w io.Writer, p params) {
@@ -122,6 +127,9 @@ func (r *result) print(w io.Writer, p params) {
 	fmt.Fprintf(w, "%-34s %12s\n", "p99 dispatch lateness", r.p99Lateness)
 	fmt.Fprintf(w, "%-34s %12.2f\n", "database growth, MiB per hour", growth)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "database size at end, MiB", float64(r.dbEnd)/(1<<20))
+	if r.storm != "" {
+		fmt.Fprintf(w, "%-34s %s\n", "webhook storm alerts", r.storm)
+	}
 	fmt.Fprintf(w, "blackbox_exporter: not run by this command; see go test -bench Scale10k ./probes/\n")
 }
 
@@ -263,6 +271,14 @@ auth:
 	if err != nil {
 		return nil, err
 	}
+	var st *storm
+	if p.storm > 0 {
+		st = &storm{url: "http://" + listen + "/api/v1/alertmanager", token: "bench-webhook-token-0123456789abcdef",
+			rate: p.storm, d: p.stormFor}
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go st.run(sctx)
+	}
 	cpu0, start, db0 := procCPU(pid), time.Now(), dbSize(dbPath)
 	prev := m0
 	for range p.intervals {
@@ -280,6 +296,10 @@ auth:
 	r.probes = prev["nymwatch_probes_total"] - m0["nymwatch_probes_total"]
 	r.skipped = prev["nymwatch_probes_skipped_total"] - m0["nymwatch_probes_skipped_total"]
 	r.hwmKiB = procHWM(pid)
+	if st != nil {
+		r.storm = fmt.Sprintf("%d sent, %d accepted, %d refused (429), %d failed", st.sent.Load(), st.accepted.Load(),
+			st.refused.Load(), st.failed.Load())
+	}
 	return r, nil
 }
 
