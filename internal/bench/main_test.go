@@ -11,7 +11,8 @@ import (
 
 // TestSmoke runs the benchmark command at about 50 targets for two short
 // intervals, so that it cannot rot: the daemon starts, probes every node
-// target in each interval and the table is printed.
+// target in each interval, takes a small webhook storm, and the table is
+// printed.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
@@ -22,7 +23,7 @@ func TestSmoke(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), []string{"-binary", bin, "-targets", "50", "-intervals", "2", "-interval", "2s",
-		"-dir", t.TempDir()}, &out, &errOut)
+		"-storm", "200", "-storm-for", "2s", "-dir", t.TempDir()}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -42,6 +43,12 @@ func TestSmoke(t *testing.T) {
 	}
 	if got := num("probes skipped (still running)"); got != 0 {
 		t.Errorf("%v probes skipped", got)
+	}
+	// The storm (2 s at 200 alerts/s, inside the 4 s measured): every
+	// alert accepted, none refused or lost.
+	m := regexp.MustCompile(`webhook storm alerts\s+(\d+) sent, (\d+) accepted, 0 refused \(429\), 0 failed`).FindStringSubmatch(out.String())
+	if m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Errorf("webhook storm: want every alert accepted:\n%s", out.String())
 	}
 	if num("peak RSS (VmHWM), MiB") <= 0 || num("CPU s per 1,000 probes") <= 0 {
 		t.Errorf("no CPU or RSS measured:\n%s", out.String())
