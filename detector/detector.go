@@ -49,6 +49,10 @@ type Detector struct {
 	seen        seenState
 	alertGroups map[string]int   // component → firing alerts in it (alerts.go)
 	groupEnds   map[string]int64 // component → latest endsAt of its resolved alerts
+	// Targets whose persisted state changed, or that were dropped, since
+	// the last TakeChanges (persist.go).
+	dirty map[string]struct{}
+	gone  map[string]struct{}
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -108,6 +112,8 @@ func (d *Detector) reset() {
 	d.status = ClusterStatus{}
 	d.alertGroups = map[string]int{}
 	d.groupEnds = map[string]int64{}
+	d.dirty = map[string]struct{}{}
+	d.gone = map[string]struct{}{}
 }
 
 // Reconfigure changes the thresholds (SIGHUP) and keeps all state: open
@@ -123,7 +129,10 @@ func (d *Detector) Reconfigure(opts Options) {
 	was := d.o.Cluster.enabled()
 	d.o = opts.withDefaults()
 	if was != d.o.Cluster.enabled() {
-		for _, ts := range d.targets {
+		for id, ts := range d.targets {
+			if ts.Q != nil {
+				d.markDirty(id)
+			}
 			ts.Q, ts.qMinority = nil, false
 		}
 		d.clusterStart = 0
@@ -160,6 +169,7 @@ func (d *Detector) Observe(r probes.Result) {
 		ts.Target = cloneTarget(r.Target)
 		ts.classify()
 	}
+	d.markDirty(r.Target.ID)
 	if at <= ts.LastAt {
 		return
 	}
@@ -207,17 +217,22 @@ func (d *Detector) SetTargets(targets []*probes.Target) {
 		seen[t.ID] = true
 		c := cloneTarget(t)
 		if ts := d.targets[t.ID]; ts != nil {
+			if !sameTarget(ts.Target, c) {
+				d.markDirty(t.ID)
+			}
 			ts.Target = c
 			ts.classify()
 		} else {
 			ts := &targetState{Target: c}
 			ts.classify()
 			d.targets[t.ID] = ts
+			d.markDirty(t.ID)
 		}
 	}
 	for id, ts := range d.targets {
 		if ts.isNode() && !seen[id] {
 			delete(d.targets, id)
+			d.markGone(id)
 		}
 	}
 	d.directory = true
@@ -230,7 +245,10 @@ func (d *Detector) Forget(ids []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, id := range ids {
-		delete(d.targets, id)
+		if d.targets[id] != nil {
+			delete(d.targets, id)
+			d.markGone(id)
+		}
 	}
 }
 
@@ -378,14 +396,21 @@ func (d *Detector) markReported(findings map[string]*finding) {
 				continue
 			}
 			if c.slow {
-				c.target.SlowReported = true
-			} else {
+				if !c.target.SlowReported {
+					c.target.SlowReported = true
+					d.markDirty(c.target.Target.ID)
+				}
+			} else if !c.target.Reported {
 				c.target.Reported = true
+				d.markDirty(c.target.Target.ID)
 			}
 		}
 	}
-	for _, ts := range d.targets {
-		ts.Missed = nil
+	for id, ts := range d.targets {
+		if ts.Missed != nil {
+			ts.Missed = nil
+			d.markDirty(id)
+		}
 	}
 }
 

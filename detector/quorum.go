@@ -444,8 +444,14 @@ func (d *Detector) evalQuorum(now int64) {
 	votes := make([]namedVote, 0, len(srcs))
 	for _, ts := range d.targets {
 		if ts.isControl() {
-			ts.Q = nil
+			if ts.Q != nil {
+				ts.Q = nil
+				d.markDirty(ts.Target.ID)
+			}
 			continue
+		}
+		if ts.Q != nil {
+			d.markDirty(ts.Target.ID) // its quorum state may change below
 		}
 		votes = votes[:0]
 		for _, s := range srcs {
@@ -459,6 +465,9 @@ func (d *Detector) evalQuorum(now int64) {
 		}
 		if d.quorumTarget(ts, votes, now) {
 			failing++
+		}
+		if ts.Q != nil {
+			d.markDirty(ts.Target.ID)
 		}
 	}
 	d.status = ClusterStatus{Enabled: true, Self: c.Self, Quorum: c.Quorum, Reporting: len(srcs),

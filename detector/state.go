@@ -225,6 +225,7 @@ func (d *Detector) Restore(s Snapshot) error {
 	d.targets, d.comps, d.anoms, d.lastIDs = n.targets, n.comps, n.anoms, n.lastIDs
 	d.alerts, d.alertEnds, d.recent, d.orphans = n.alerts, n.alertEnds, n.recent, n.orphans
 	d.alertGroups, d.groupEnds = n.alertGroups, n.groupEnds
+	d.dirty, d.gone = n.dirty, n.gone
 	d.vantage, d.directory, d.holds = n.vantage, n.directory, n.holds
 	// Peers' link state survives; their views are pulled again, and until
 	// they arrive the restored quorum state stands (warm-up).

@@ -122,6 +122,9 @@ type targetState struct {
 
 	group   string // component by role (derived from Target, not persisted)
 	country string // "country/XX" for active gateways, else ""
+	// tkey: its nymwatch_targets labels (derived from Target, not
+	// persisted), so that the per-Evaluate count builds no strings.
+	tkey targetsKey
 
 	// First-hand security signal (security.go): the current episode's
 	// first observation, the last good one before it, reason and detail;
@@ -191,6 +194,7 @@ const (
 func (ts *targetState) classify() {
 	ts.group, ts.country = "", ""
 	t := ts.Target
+	ts.tkey = targetsKeyOf(t, false)
 	switch {
 	case t.Kind == probes.KindControl, ts.outsideGroups():
 		return // security.go judges these on their own

@@ -64,7 +64,9 @@ func (c *targetsCollector) update(targets map[string]*targetState) {
 		if ts.LastAt == 0 || ts.Target == nil {
 			continue // never probed: neither up nor down
 		}
-		counts[targetsKeyOf(ts.Target, ts.LastGood)]++
+		k := ts.tkey
+		k.up = ts.LastGood
+		counts[k]++
 	}
 	c.agg.Store(&counts)
 }

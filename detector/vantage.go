@@ -3,7 +3,6 @@ package detector
 import (
 	"fmt"
 	"sort"
-	"strconv"
 )
 
 // vantageState says whether the monitor itself is cut off.
@@ -35,7 +34,8 @@ type vantageState struct {
 // counted anywhere, reset on their next observation after the cut-off) and
 // Evaluate freezes every probe anomaly.
 func (d *Detector) evalVantage(now int64) *finding {
-	var controls, others []*targetState
+	var controls []*targetState
+	others := make([]*targetState, 0, len(d.targets))
 	controlsKnown := false
 	d.seen = seenState{}
 	for _, ts := range d.targets {
@@ -105,8 +105,9 @@ func (d *Detector) evalVantage(now int64) *finding {
 		d.vantage = v
 	}
 	for _, ts := range fo {
-		if ts.RunSince > d.vantage.Boundary {
+		if ts.RunSince > d.vantage.Boundary && !ts.Tainted {
 			ts.Tainted = true
+			d.markDirty(ts.Target.ID)
 		}
 	}
 	f := &finding{Component: compVantage, Kind: compVantage, Arch: ArchCentralized, Source: "probe",
@@ -128,11 +129,19 @@ func (d *Detector) evalVantage(now int64) *finding {
 // way (a mix port that accepts and then hears nothing looks alive to TCP)
 // and weigh gateways, which have more ports, above mix nodes.
 func failingUnits(list []*targetState) (failed, total int) {
-	units := make(map[string]bool, len(list))
+	// A node is one unit whatever its ports; anything else is its own.
+	// A struct key: this runs over every target every second, and a
+	// built string per target was a visible share of the daemon's CPU.
+	type unit struct {
+		node   uint32
+		id     string // "" for a node
+		isNode bool
+	}
+	units := make(map[unit]bool, len(list))
 	for _, ts := range list {
-		k := ts.Target.ID
+		k := unit{id: ts.Target.ID}
 		if n := ts.Target.Node; n != nil {
-			k = "node/" + strconv.FormatUint(uint64(n.NodeID), 10)
+			k = unit{node: n.NodeID, isNode: true}
 		}
 		if !ts.LastGood {
 			units[k] = true

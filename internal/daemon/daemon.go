@@ -132,6 +132,9 @@ type daemon struct {
 	fails *failureLog
 	// outbound: the services' http_config clients of the config in force.
 	outbound atomic.Pointer[outbound]
+	// saver writes only what changed in the detector since its last save
+	// (the first save after a start replaces the stored state).
+	saver *detector.StateSaver
 }
 
 type daemonMetrics struct {
@@ -383,6 +386,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		}
 		d.log.Info("detector state restored", "saved_at", snap.SavedAt, "open_anomalies", len(d.det.Open()))
 	}
+	d.saver = detector.NewStateSaver(d.det, d.state)
 
 	pagers, err := buildPagers(cfg)
 	if err != nil {
@@ -636,27 +640,30 @@ func (d *daemon) saveState(ctx context.Context) {
 	}
 }
 
-// persist saves the detector snapshot and the emissions not yet recorded,
-// taken at one instant: every change the snapshot no longer shows as to
-// be emitted is either recorded or in the pending list.
+// persist saves what changed in the detector and the emissions not yet
+// recorded, taken at one instant: every change the saved state no longer
+// shows as to be emitted is either recorded or in the pending list. Only
+// the changed targets are copied under the detector's lock; they are
+// encoded and written outside it.
 func (d *daemon) persist(ctx context.Context) error {
 	d.saveMu.Lock()
 	defer d.saveMu.Unlock()
 	now := time.Now().UTC()
 	d.emitMu.Lock()
-	snap, err := d.det.Snapshot(now)
+	ch, err := d.saver.Take(now)
 	pending := d.pending.list()
 	d.emitMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return fmt.Errorf("detector changes: %w", err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
 	if err := savePending(sctx, d.db, pending, now); err != nil {
+		d.det.Requeue(ch)
 		return err
 	}
-	if err := d.state.Save(sctx, snap); err != nil {
-		return fmt.Errorf("save snapshot: %w", err)
+	if err := d.saver.Save(sctx, ch); err != nil {
+		return fmt.Errorf("save detector state: %w", err)
 	}
 	return nil
 }
