@@ -1,8 +1,5 @@
 -- Publication (issue 12.1). Times are INTEGER unix milliseconds, UTC.
 --
--- NOTE for the merge: written as 0008 (0009 is the channels/follow-ups
--- branch); the runner wants consecutive versions, renumber at merge.
---
 -- published_at is set once, when a human publishes a confirmed (or
 -- resolved) disclosable incident. The published report is frozen in
 -- incident_publications (version 1): the rendered Markdown and the fields

@@ -1,5 +1,4 @@
--- The PostgreSQL twin of migrations/0006_security_paging.sql (planned as
--- 0004 here; renumbered at merge, the runner wants consecutive versions).
+-- The PostgreSQL twin of migrations/0007_security_paging.sql.
 ALTER TABLE incidents ADD COLUMN page_round INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE incidents ADD COLUMN paging_since BIGINT;
 ALTER TABLE incidents ADD COLUMN security_unacknowledged_since BIGINT;

@@ -1,5 +1,5 @@
 -- The PostgreSQL twin of migrations/0008_publication.sql (keep the two in
--- step; renumbered at merge, the runner wants consecutive versions).
+-- step).
 ALTER TABLE incidents ADD COLUMN published_at BIGINT;
 
 CREATE TABLE incident_publications (

@@ -1,5 +1,4 @@
--- The PostgreSQL twin of migrations/0008_lifecycle.sql (planned as 0006
--- here; renumbered at merge, the runner wants consecutive versions).
+-- The PostgreSQL twin of migrations/0009_lifecycle.sql.
 -- closed is state 'resolved' with closed_at set, as in SQLite.
 ALTER TABLE incidents ADD COLUMN closed_at BIGINT;
 
