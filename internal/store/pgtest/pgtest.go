@@ -282,9 +282,6 @@ func sanitize(name string) string {
 	return b.String()
 }
 
-// Log is the server's output so far (for failure reports).
-func (s *Server) Log() string { return s.log.String() }
-
 // Stop shuts the server down (fast shutdown, then kill) and removes its
 // directory.
 func (s *Server) Stop() error {
