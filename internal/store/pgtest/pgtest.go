@@ -186,7 +186,7 @@ func credential(dir string) (*syscall.Credential, error) {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, int(uid), int(gid))
+		return os.Lchown(p, int(uid), int(gid)) //nolint:gosec // parsed as 32-bit; a private temp dir of this test server
 	})
 	if err != nil {
 		return nil, fmt.Errorf("hand %s to nobody: %w", dir, err)
