@@ -755,7 +755,7 @@ cluster:
 	outputs := map[string]string{
 		"String":        c.String(),
 		"fmt %v":        fmt.Sprintf("%v", c),
-		"fmt %s":        fmt.Sprintf("%s", c),
+		"fmt %s":        fmt.Sprintf("%s", c), //nolint:staticcheck // the test is that fmt's %s verb redacts too
 		"fmt %+v value": fmt.Sprintf("%+v", *c),
 		"fmt %#v value": fmt.Sprintf("%#v", *c),
 		"fmt %v auth":   fmt.Sprintf("%v %+v %#v", c.Auth, c.Storage, c.Cluster.Peers),

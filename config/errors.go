@@ -53,7 +53,7 @@ func Errors(err error) []*Error {
 	var out []*Error
 	var walk func(error)
 	walk = func(err error) {
-		switch e := err.(type) {
+		switch e := err.(type) { //nolint:errorlint // this is the unwrapping walk itself
 		case nil:
 		case *Error:
 			out = append(out, e)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -164,7 +165,7 @@ func TestAlertMaxFiring(t *testing.T) {
 		t.Fatalf("accepted %d rejected %d", ch.Accepted, len(ch.Rejected))
 	}
 	err := ch.Err()
-	if e, ok := err.(*AlertsRejectedError); !ok || len(e.Rejected) != 5 || e.Limit != 10 ||
+	if e, ok := errors.AsType[*AlertsRejectedError](err); !ok || len(e.Rejected) != 5 || e.Limit != 10 ||
 		!strings.Contains(err.Error(), "alerts.max_firing = 10") {
 		t.Fatalf("Err() = %v", err)
 	}

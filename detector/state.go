@@ -257,7 +257,7 @@ func (s *StateStore) Save(ctx context.Context, snap Snapshot) error {
 		}
 		for _, t := range []string{"detector_targets", "detector_anomalies", "detector_components", "detector_meta"} {
 			// Table names are constants of this package.
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil { //nolint:gosec // t is one of the constants above
 				return fmt.Errorf("clear %s: %w", t, err)
 			}
 		}

@@ -97,7 +97,7 @@ receivers:
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited //nolint:errcheck // killed on purpose: its exit error is expected
 		if t.Failed() {
 			t.Logf("alertmanager output:\n%s", logs.String())
 		}

@@ -742,5 +742,5 @@ func outboxEqualJitter(d time.Duration) time.Duration {
 	if d <= 1 {
 		return d
 	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // retry jitter, not a secret
 }

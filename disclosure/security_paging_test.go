@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -82,10 +83,10 @@ func (e *secEnv) act(t *testing.T, via, id, action string, now time.Time) int {
 	case "resolve":
 		_, err = e.svc.Resolve(t.Context(), id, actor, now)
 	}
-	switch err.(type) {
-	case nil:
+	switch {
+	case err == nil:
 		return http.StatusOK
-	case *ConflictError:
+	case errors.As(err, new(*ConflictError)):
 		return http.StatusConflict
 	default:
 		t.Fatalf("%s: %v", action, err)

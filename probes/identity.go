@@ -158,11 +158,11 @@ func DecodeBase58(s string, size int) ([]byte, error) {
 		carry := d
 		for j := len(out) - 1; j >= 0; j-- {
 			carry += int(out[j]) * 58
-			out[j] = byte(carry)
+			out[j] = byte(carry) //nolint:gosec // keeps the low 8 bits on purpose
 			carry >>= 8
 		}
 		for carry > 0 {
-			out = append([]byte{byte(carry)}, out...)
+			out = append([]byte{byte(carry)}, out...) //nolint:gosec // keeps the low 8 bits on purpose
 			carry >>= 8
 		}
 	}
@@ -187,7 +187,7 @@ func EncodeBase58(b []byte) string {
 		carry := int(c)
 		for j := range digits {
 			carry += int(digits[j]) << 8
-			digits[j] = byte(carry % 58)
+			digits[j] = byte(carry % 58) //nolint:gosec // < 58
 			carry /= 58
 		}
 		for carry > 0 {

@@ -557,9 +557,19 @@ type NymAPIInterval struct {
 	} `json:"epoch_length"`
 }
 
-// Length is the epoch length as a Duration.
+// Length is the epoch length as a Duration, saturated at the longest
+// Duration: the secs come from nym-api and must not wrap to a negative.
 func (iv NymAPIInterval) Length() time.Duration {
-	return time.Duration(iv.EpochLength.Secs)*time.Second + time.Duration(iv.EpochLength.Nanos)
+	const maxSecs = uint64(math.MaxInt64 / int64(time.Second))
+	secs, nanos := iv.EpochLength.Secs, time.Duration(iv.EpochLength.Nanos)
+	if secs > maxSecs {
+		return math.MaxInt64
+	}
+	d := time.Duration(secs) * time.Second //nolint:gosec // secs <= maxSecs: no overflow
+	if d > math.MaxInt64-nanos {
+		return math.MaxInt64
+	}
+	return d + nanos
 }
 
 // CurrentEpochEnd is when the current epoch is due to end.

@@ -447,7 +447,7 @@ func (s *Scheduler) assignLocked() {
 	}
 	s.pending = slices.DeleteFunc(s.pending, func(st *targetState) bool { return st.removed })
 	for i, st := range all {
-		slot := int(uint64(i) * uint64(s.n) / uint64(len(all)))
+		slot := int(uint64(i) * uint64(s.n) / uint64(len(all))) //nolint:gosec // i < len(all) and n > 0, so slot < n
 		known := st.slot >= 0
 		if known && slot != st.slot && slot <= curSlot && st.slot > curSlot && st.lastCycle < curCycle {
 			s.pending = append(s.pending, st)
@@ -471,15 +471,15 @@ func (s *Scheduler) sliceAt(now time.Time) int64 {
 	if d < 0 {
 		d = 0
 	}
-	iv := uint64(s.set.Interval)
+	iv := uint64(s.set.Interval) //nolint:gosec // the interval is validated positive
 	cycle := uint64(d) / iv
 	r := uint64(d) % iv
 	// k = round(r*n/iv) without overflow.
-	hi, lo := bits.Mul64(r, uint64(s.n))
+	hi, lo := bits.Mul64(r, uint64(s.n)) //nolint:gosec // n > 0
 	lo, carry := bits.Add64(lo, iv/2, 0)
 	hi += carry
 	k, _ := bits.Div64(hi, lo, iv)
-	return int64(cycle)*int64(s.n) + int64(k)
+	return int64(cycle)*int64(s.n) + int64(k) //nolint:gosec // cycle <= d and k <= n: both fit
 }
 
 // tick is the gocron task: dispatch every slice that came due since the
@@ -530,7 +530,7 @@ func (s *Scheduler) dispatchLocked(st *targetState, cycle int64) bool {
 		return false
 	}
 	st.lastCycle = cycle
-	if e := s.every[st.t.Kind]; e > 1 && st.lastProbe >= 0 && cycle-st.lastProbe < e && (cycle+int64(st.hash%uint64(e)))%e != 0 {
+	if e := s.every[st.t.Kind]; e > 1 && st.lastProbe >= 0 && cycle-st.lastProbe < e && (cycle+int64(st.hash%uint64(e)))%e != 0 { //nolint:gosec // e > 1, so the remainder fits
 		return false // not due: its cadence is longer than the interval
 	}
 	if st.inFlight {

@@ -2,6 +2,7 @@ package probes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -365,7 +366,7 @@ func TestSchedulerShutdownCancels(t *testing.T) {
 			t.Fatalf("%d probes saw their ctx end, want 5", len(seen))
 		}
 		for _, err := range seen {
-			if err != context.Canceled {
+			if !errors.Is(err, context.Canceled) {
 				t.Errorf("probe ctx ended with %v, want Canceled", err)
 			}
 		}

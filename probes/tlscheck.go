@@ -28,12 +28,6 @@ func SPKIPin(cert *x509.Certificate) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// ValidPin reports whether s is a base64 SHA-256 hash (32 bytes).
-func ValidPin(s string) bool {
-	b, err := base64.StdEncoding.DecodeString(s)
-	return err == nil && len(b) == sha256.Size
-}
-
 // pinMatch compares in constant time; pins are public, but cheap to do right.
 func pinMatch(pins []string, got string) bool {
 	ok := 0

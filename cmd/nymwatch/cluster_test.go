@@ -236,7 +236,7 @@ func TestClusterThreeVantagePoints(t *testing.T) {
 	if err := leader.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-leader.done
+	<-leader.done //nolint:errcheck // killed on purpose: its exit error is expected
 	cl.alive = []*daemonProc{survivor}
 	if cl.waitLeader() != survivor {
 		t.Fatal("the survivor did not take the outbox lock over")

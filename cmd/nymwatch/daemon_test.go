@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -37,7 +38,7 @@ auth:
 `)
 	cmd := exec.Command(binary, "check-config", "--config", p)
 	out, err := cmd.CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
+	ee, ok := errors.AsType[*exec.ExitError](err)
 	if !ok || ee.ExitCode() == 0 {
 		t.Fatalf("check-config accepted a broken config (err %v):\n%s", err, out)
 	}

@@ -24,7 +24,7 @@ func TestDemoDraftsPagesAndConfirms(t *testing.T) {
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-done
+			<-done //nolint:errcheck // killed on purpose: its exit error is expected
 		}
 		if t.Failed() {
 			t.Logf("demo stdout:\n%s", out.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ cluster:
         bearer_token_file: peer-token
 `)
 	out, err := exec.Command(binary, "check-config", "--config", p).CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
+	ee, ok := errors.AsType[*exec.ExitError](err)
 	if !ok || ee.ExitCode() == 0 {
 		t.Fatalf("check-config accepted a broken config (err %v):\n%s", err, out)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -214,7 +215,7 @@ func startDaemonAt(t *testing.T, listen, cfgPath string, extraEnv ...string) *da
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-p.done
+			<-p.done //nolint:errcheck // killed on purpose: its exit error is expected
 		}
 		if t.Failed() {
 			t.Logf("nymwatch output:\n%s", p.stderr.String())
@@ -335,7 +336,7 @@ func (p *daemonProc) cli(token string, args ...string) (int, string) {
 	cmd := exec.Command(binary, append([]string{"incidents", "--server", p.base}, args...)...)
 	cmd.Env = append(os.Environ(), "NYMWATCH_TOKEN="+token)
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		return ee.ExitCode(), string(out)
 	} else if err != nil {
 		p.t.Fatal(err)

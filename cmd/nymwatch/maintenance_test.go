@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"regexp"
@@ -18,7 +19,7 @@ func (p *daemonProc) maintCLI(args ...string) (int, string) {
 	cmd := exec.Command(binary, append([]string{"maintenance", "--server", p.base}, args...)...)
 	cmd.Env = append(os.Environ(), "NYMWATCH_TOKEN="+testOperatorToken, "NYMWATCH_ACTOR=alice")
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		return ee.ExitCode(), string(out)
 	} else if err != nil {
 		p.t.Fatal(err)

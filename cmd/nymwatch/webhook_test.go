@@ -77,7 +77,7 @@ func TestWebhookCapAndKill9(t *testing.T) {
 		t.Errorf("rejected metric %q, want 3", got)
 	}
 	p.signal(syscall.SIGKILL) // right after the answer: no snapshot taken since
-	<-p.done
+	<-p.done                  //nolint:errcheck // killed on purpose: its exit error is expected
 
 	p = startDaemon(t, e, cfgPath)
 	var inc incidentJSON

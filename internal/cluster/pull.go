@@ -87,7 +87,7 @@ func (c *Cluster) pull(ctx context.Context, p Peer, timeout time.Duration) (dete
 	case resp.StatusCode != http.StatusOK:
 		return fail(reasonStatus, fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
-	var body io.Reader = io.LimitReader(resp.Body, c.max+1)
+	body := io.LimitReader(resp.Body, c.max+1)
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":

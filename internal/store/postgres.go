@@ -155,7 +155,7 @@ func (db *DB) pgTx(ctx context.Context, fn func(*sql.Tx) error) error {
 			return err
 		}
 		// A short jittered pause lets the winner finish.
-		d := time.Duration(rand.Int64N(int64(attempt)*int64(5*time.Millisecond))) + time.Millisecond
+		d := time.Duration(rand.Int64N(int64(attempt)*int64(5*time.Millisecond))) + time.Millisecond //nolint:gosec // retry jitter, not a secret
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -188,7 +188,7 @@ func Retryable(err error) bool {
 func LockKey(name string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("nymwatch/" + name))
-	return int64(h.Sum64()) // a hash: wrapping to negative is fine
+	return int64(h.Sum64()) //nolint:gosec // a hash: wrapping to negative is fine
 }
 
 // LockTx takes the transaction-scoped lock name inside tx: write

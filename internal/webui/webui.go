@@ -448,7 +448,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u.guard.Succeed(client)
 	id, expires := u.sessions.create(name, grant)
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure unless plain HTTP, which must still log in on loopback
 		Name:     u.cookieName(),
 		Value:    id,
 		Path:     "/",
@@ -460,7 +460,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	})
 	u.metrics.logins.WithLabelValues("success").Inc()
 	u.log.Info("web console: login", "actor", actorName(name), "remote_addr", r.RemoteAddr)
-	http.Redirect(w, r, u.base+next, http.StatusSeeOther)
+	http.Redirect(w, r, u.base+next, http.StatusSeeOther) //nolint:gosec // next went through localPath
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
@@ -470,7 +470,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, name := range []string{secureCookieName, cookieName} {
 		if _, err := r.Cookie(name); err == nil {
-			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, //nolint:gosec // clearing it, as set at login
 				Secure: name == secureCookieName || r.TLS != nil, SameSite: http.SameSiteStrictMode})
 		}
 	}

@@ -186,7 +186,7 @@ func credential(dir string) (*syscall.Credential, error) {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, int(uid), int(gid))
+		return os.Lchown(p, int(uid), int(gid)) //nolint:gosec // parsed as 32-bit; a private temp dir of this test server
 	})
 	if err != nil {
 		return nil, fmt.Errorf("hand %s to nobody: %w", dir, err)
@@ -281,9 +281,6 @@ func sanitize(name string) string {
 	}
 	return b.String()
 }
-
-// Log is the server's output so far (for failure reports).
-func (s *Server) Log() string { return s.log.String() }
 
 // Stop shuts the server down (fast shutdown, then kill) and removes its
 // directory.
