@@ -1,58 +1,24 @@
 package statuspage
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "no Chromium found (Debian: apt-get install -y chromium)"
-	if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/nymwatch/nymwatch/internal/browsertest"
+)
 
 // TestBrowserStatusPage loads the page in headless Chromium at a phone's
 // width: the inline style passes the CSP (the status colour is applied),
 // nothing scrolls sideways, no script runs, and the published incident and
 // its escaped update are what a reader sees.
 func TestBrowserStatusPage(t *testing.T) {
-	chromium := findChromium(t)
 	e := newEnv(t)
 	e.publish(t, t0.Add(3*time.Minute))
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a bound on a hung browser, not an assertion
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(375, 740),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := browsertest.New(t, 375, 740, 2*time.Minute)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.srv.URL+"/")); err != nil {
 		t.Fatal(err)

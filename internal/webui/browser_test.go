@@ -1,13 +1,11 @@
 package webui
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,25 +17,9 @@ import (
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
 	"github.com/nymwatch/nymwatch/probes"
-)
 
-// findChromium returns the browser for the end-to-end test. Without one the
-// test is skipped, unless NYMWATCH_REQUIRE_INTEGRATION is set (CI, the
-// README's test command), which makes a missing browser a failure.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "no Chromium found (Debian: apt-get install -y chromium chromium-driver)"
-	if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/nymwatch/nymwatch/internal/browsertest"
+)
 
 // simulateExitGatewayOutage runs the real detector over probe results in
 // which 4 of 10 exit gateways stop answering, and records what it emits in
@@ -81,7 +63,7 @@ func simulateExitGatewayOutage(t *testing.T, e *env, start time.Time) string {
 }
 
 func TestBrowserEndToEnd(t *testing.T) {
-	chromium := findChromium(t)
+	browsertest.Find(t) // skip (or fail in CI) before the setup
 	e := newEnv(t, nil)
 	start := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
 	id := simulateExitGatewayOutage(t, e, start)
@@ -98,26 +80,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	t.Cleanup(evil.Close)
 	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute) // a bound on a hung browser, not an assertion
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := browsertest.New(t, 1280, 900, 3*time.Minute)
 
 	// load runs the steps and waits for the page they navigate to.
 	load := func(what string, steps ...chromedp.Action[chromedp.Void]) *network.Response {

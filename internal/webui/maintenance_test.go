@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/nymwatch/nymwatch/disclosure"
 	"github.com/nymwatch/nymwatch/internal/store"
+
+	"github.com/nymwatch/nymwatch/internal/browsertest"
 )
 
 func newMaintEnv(t *testing.T) (*env, *disclosure.Maintenance) {
@@ -105,17 +106,9 @@ func TestMaintenanceView(t *testing.T) {
 // cross-origin checks. NYMWATCH_SCREENSHOT_MAINTENANCE=FILE saves a
 // screenshot of the view.
 func TestMaintenanceViewInBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	browsertest.Find(t) // skip (or fail in CI) before the setup
 	e, m := newMaintEnv(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a bound on a hung browser, not an assertion
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := browsertest.New(t, 1280, 900, 2*time.Minute)
 	load := func(what string, steps ...chromedp.Action[chromedp.Void]) *network.Response {
 		t.Helper()
 		res, err := chromedp.RunResponse(bctx, steps...)
