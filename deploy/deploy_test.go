@@ -8,18 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-			t.Fatalf("promtool (Debian package prometheus) is required: %v", err)
-		}
-		t.Skip("promtool not installed (apt-get install prometheus)")
-	}
-	return p
+	return testutil.RequireBinary(t, "promtool (Debian package prometheus)", "promtool")
 }
 
 // TestAlertingRules checks the rules' syntax and runs their unit tests.

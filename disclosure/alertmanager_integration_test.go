@@ -1,7 +1,6 @@
 package disclosure
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,9 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // alertmanagerBinary is where Debian's prometheus-alertmanager package
@@ -32,37 +32,12 @@ type alertmanagerIntegrationAlert struct {
 	} `json:"status"`
 }
 
-// alertmanagerIntegrationLog collects the child's output for failure reports.
-type alertmanagerIntegrationLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *alertmanagerIntegrationLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return l.buf.Write(p)
-}
-
-func (l *alertmanagerIntegrationLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startAlertmanager runs a single, non-clustered Alertmanager on loopback
 // with a null receiver and returns its base URL once it is ready.
 func startAlertmanager(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(alertmanagerBinary); err != nil {
-		if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-			t.Fatalf("real Alertmanager required (NYMWATCH_REQUIRE_INTEGRATION set) but not installed: %v", err)
-		}
-		t.Skipf("real Alertmanager not installed (%v): install the Debian package prometheus-alertmanager to run this test", err)
-	}
+	_, err := os.Stat(alertmanagerBinary)
+	testutil.Require(t, "the real Alertmanager (Debian package prometheus-alertmanager)", err)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	const config = `route:
@@ -81,7 +56,7 @@ receivers:
 	addr := ln.Addr().String()
 	ln.Close()
 
-	logs := &alertmanagerIntegrationLog{}
+	logs := &testutil.Buffer{Limit: 1 << 20}
 	cmd := exec.Command(alertmanagerBinary,
 		"--config.file="+cfg,
 		"--storage.path="+filepath.Join(dir, "data"),

@@ -1,7 +1,6 @@
 package disclosure
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // outboxTestDrafts is a DraftSource backed by a slice.
@@ -39,24 +39,6 @@ func (d *outboxTestDrafts) set(s ...Subject) {
 	d.subjects = s
 }
 
-// outboxTestLog is a goroutine-safe log sink.
-type outboxTestLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *outboxTestLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *outboxTestLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 type outboxTestEnv struct {
 	t      *testing.T
 	openDB func(t *testing.T) *store.DB
@@ -64,7 +46,7 @@ type outboxTestEnv struct {
 	ob     *Outbox
 	drafts *outboxTestDrafts
 	reg    *prometheus.Registry
-	log    *outboxTestLog
+	log    *nwtest.Buffer
 	pagers []Pager
 	opts   OutboxOptions
 }
@@ -79,7 +61,7 @@ func newOutboxTestEnv(t *testing.T, pagers []Pager, opts OutboxOptions) *outboxT
 func newOutboxTestEnvOn(t *testing.T, b testBackend, pagers []Pager, opts OutboxOptions) *outboxTestEnv {
 	t.Helper()
 	e := &outboxTestEnv{t: t, openDB: b.fresh(t), drafts: &outboxTestDrafts{},
-		log: &outboxTestLog{}, pagers: pagers, opts: opts}
+		log: &nwtest.Buffer{}, pagers: pagers, opts: opts}
 	e.db = e.openDB(t)
 	e.build()
 	return e

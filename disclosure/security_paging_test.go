@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // secEnv is a service paging through a real outbox to a test pager, and
@@ -22,7 +23,7 @@ type secEnv struct {
 
 func newSecEnv(t *testing.T, b testBackend) *secEnv {
 	t.Helper()
-	e := &incEnv{openDB: b.fresh(t), pages: &incFakePages{}, clock: &incClock{t: incT0}}
+	e := &incEnv{openDB: b.fresh(t), pages: &incFakePages{}, clock: testutil.NewClock(incT0)}
 	e.db = e.openDB(t)
 	p := &outboxTestPager{name: "am"}
 	ob, err := NewOutbox(e.db, []Pager{p}, nil, OutboxOptions{}, nil, nil)

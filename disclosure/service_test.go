@@ -16,6 +16,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // incT0 has milliseconds on purpose: they must survive every round trip.
@@ -115,24 +116,7 @@ type incEnv struct {
 	svc    *Service
 	pages  *incFakePages
 	reg    *prometheus.Registry
-	clock  *incClock
-}
-
-type incClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *incClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *incClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
+	clock  *testutil.Clock
 }
 
 // newIncEnv is a service over SQLite.
@@ -144,7 +128,7 @@ func newIncEnv(t *testing.T) *incEnv {
 // newIncEnvOn is a service over a fresh database of backend b.
 func newIncEnvOn(t *testing.T, b testBackend) *incEnv {
 	t.Helper()
-	e := &incEnv{openDB: b.fresh(t), pages: &incFakePages{}, clock: &incClock{t: incT0}}
+	e := &incEnv{openDB: b.fresh(t), pages: &incFakePages{}, clock: testutil.NewClock(incT0)}
 	e.open(t)
 	return e
 }

@@ -6,17 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 func need(t *testing.T, bins ...string) {
 	t.Helper()
 	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-				t.Fatalf("%s is required: %v", b, err)
-			}
-			t.Skipf("%s not installed", b)
-		}
+		testutil.RequireBinary(t, b, b)
 	}
 }
 

@@ -2,7 +2,6 @@ package probes
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // the websocket handshake is defined with SHA-1 (RFC 6455)
 	"encoding/base64"
@@ -18,11 +17,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/simnet"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // BenchmarkScale10k's second half runs the same targets through
@@ -165,7 +164,8 @@ func startBlackbox(b testing.TB, bin string) *blackboxExporter {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close() // a tiny race with other processes for the port; startup fails loudly if lost
-	var logs lockedBuffer
+	var logs testutil.Buffer
+	logs.Limit = 64 << 10
 	// Default flags otherwise (log level info: the exporter logs each
 	// probe at debug only; --history.limit 100), as packaged.
 	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr)
@@ -209,27 +209,6 @@ func startBlackbox(b testing.TB, bin string) *blackboxExporter {
 	}
 	b.Logf("blackbox_exporter %s on %s, pid %d", bin, addr, cmd.Process.Pid)
 	return &blackboxExporter{pid: cmd.Process.Pid, base: base}
-}
-
-// lockedBuffer collects a child's output for error messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() > 64<<10 {
-		return len(p), nil // enough to see why it failed
-	}
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // prometheusAccept is the Accept header Prometheus 2.x sends by default.

@@ -14,27 +14,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-// dtClock is a settable fake clock.
-type dtClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *dtClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *dtClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func dtNewDiscovery(t *testing.T, f DirectoryFetcher, p DirectoryPersister, reg prometheus.Registerer, clk *dtClock) *Discovery {
+func dtNewDiscovery(t *testing.T, f DirectoryFetcher, p DirectoryPersister, reg prometheus.Registerer, clk *nwtest.Clock) *Discovery {
 	t.Helper()
 	d, err := NewDiscovery(DiscoveryOptions{Fetcher: f, Store: p, Registerer: reg, Now: clk.Now})
 	if err != nil {
@@ -44,13 +28,13 @@ func dtNewDiscovery(t *testing.T, f DirectoryFetcher, p DirectoryPersister, reg 
 }
 
 // dtClientWithClock is a DirectoryClient whose FetchedAt follows clk.
-func dtClientWithClock(t *testing.T, api *dtNymAPI, clk *dtClock) *DirectoryClient {
+func dtClientWithClock(t *testing.T, api *dtNymAPI, clk *nwtest.Clock) *DirectoryClient {
 	return dtClient(t, api.base(), func(o *DirectoryClientOptions) { o.Now = clk.Now })
 }
 
 func TestDiscoveryKeepsLastGood(t *testing.T) {
 	api := dtNewNymAPI(t)
-	clk := &dtClock{t: dtT0}
+	clk := nwtest.NewClock(dtT0)
 	reg := prometheus.NewPedanticRegistry()
 	db := dtOpenStore(t, t.TempDir())
 	disc := dtNewDiscovery(t, dtClientWithClock(t, api, clk), NewDirectoryStore(db, clk.Now), reg, clk)
@@ -177,7 +161,7 @@ func (f dtFailingFetcher) Fetch(context.Context) (Directory, error) { return Dir
 func TestDiscoveryRestartDuringOutageUsesPersisted(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
-	clk := &dtClock{t: dtT0}
+	clk := nwtest.NewClock(dtT0)
 
 	// First life: one good refresh, persisted.
 	api := dtNewNymAPI(t)
@@ -237,7 +221,7 @@ func TestDiscoveryRestartDuringOutageUsesPersisted(t *testing.T) {
 }
 
 func TestDiscoveryOutageWithNothingPersisted(t *testing.T) {
-	clk := &dtClock{t: dtT0}
+	clk := nwtest.NewClock(dtT0)
 	db := dtOpenStore(t, t.TempDir())
 	disc := dtNewDiscovery(t, dtFailingFetcher{errors.New("down")}, NewDirectoryStore(db, nil), nil, clk)
 	got, err := disc.Refresh(t.Context())
@@ -257,7 +241,7 @@ func (f dtFetcherFunc) Fetch(context.Context) (Directory, error) { return f() }
 
 func TestDiscoveryCarriesUndescribedBondedNodes(t *testing.T) {
 	api := dtNewNymAPI(t)
-	clk := &dtClock{t: dtT0}
+	clk := nwtest.NewClock(dtT0)
 	reg := prometheus.NewRegistry()
 	disc := dtNewDiscovery(t, dtClientWithClock(t, api, clk), nil, reg, clk)
 	ctx := t.Context()
@@ -337,7 +321,7 @@ func TestDiscoveryNoCarryWithoutBonds(t *testing.T) {
 
 func TestDiscoveryConcurrentUse(t *testing.T) {
 	api := dtNewNymAPI(t)
-	clk := &dtClock{t: dtT0}
+	clk := nwtest.NewClock(dtT0)
 	disc := dtNewDiscovery(t, dtClientWithClock(t, api, clk), nil, prometheus.NewRegistry(), clk)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -365,7 +349,7 @@ func TestNewDiscoveryNeedsFetcher(t *testing.T) {
 }
 
 func TestDiscoverySetFetcherKeepsDirectory(t *testing.T) {
-	clk := &dtClock{t: dtT0}
+	clk := nwtest.NewClock(dtT0)
 	good := dtFixtureDirectory(t, dtT0)
 	disc := dtNewDiscovery(t, dtFetcherFunc(func() (Directory, error) { return good, nil }), nil, nil, clk)
 	if _, err := disc.Refresh(t.Context()); err != nil {

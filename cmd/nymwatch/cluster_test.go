@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/simnet"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // Three vantage points on loopback against one simulated network, sharing
@@ -36,7 +37,7 @@ import (
 //     outbox over, the page neither drops nor repeats, and its end is
 //     delivered.
 func TestClusterThreeVantagePoints(t *testing.T) {
-	amBin := requireBinary(t, "prometheus-alertmanager", "alertmanager")
+	amBin := testutil.RequireBinary(t, "Alertmanager (Debian package prometheus-alertmanager)", "prometheus-alertmanager", "alertmanager")
 	pg := sharedPG.Get(t)
 	dsn := pg.NewDatabase(t)
 	start := time.Now()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/simnet"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 func TestCheckConfigAcceptsExample(t *testing.T) {
@@ -73,7 +74,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 // The daemon serves valid exposition, reloads a valid config on SIGHUP,
 // rejects an invalid one keeping the old, and exits 0 on SIGTERM.
 func TestRunReloadAndStop(t *testing.T) {
-	promtool := requireBinary(t, "promtool")
+	promtool := testutil.RequireBinary(t, "promtool (Debian package prometheus)", "promtool")
 	e := newEnv(t, smallNetwork())
 	cfgPath := e.writeConfig(e.config("1s", ""))
 	p := startDaemon(t, e, cfgPath)

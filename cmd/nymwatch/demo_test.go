@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // The README's first command: the demo drafts and pages an incident within
@@ -13,9 +15,9 @@ import (
 // commands confirm it.
 func TestDemoDraftsPagesAndConfirms(t *testing.T) {
 	listen := freeAddr(t)
-	out := &syncBuffer{}
+	out := &testutil.Buffer{}
 	cmd := exec.Command(binary, "demo", "--listen", listen, "--data-dir", t.TempDir())
-	cmd.Stdout, cmd.Stderr = out, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, &testutil.Buffer{}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/internal/simnet"
 	"github.com/nymwatch/nymwatch/internal/store/pgtest"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // The tests here drive the real binary through the external contract:
@@ -48,41 +48,6 @@ func TestMain(m *testing.M) {
 	sharedPG.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// requireBinary returns the path of an external program the integration
-// tests need; missing is a skip, or a failure when
-// NYMWATCH_REQUIRE_INTEGRATION is set (CI), so CI cannot pass vacuously.
-func requireBinary(t *testing.T, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("%v not installed but NYMWATCH_REQUIRE_INTEGRATION is set", names)
-	}
-	t.Skipf("%v not installed", names)
-	return ""
-}
-
-// syncBuffer collects a child's output safely while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -182,7 +147,7 @@ type daemonProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	base   string
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 	done   chan error
 	// token reads the incidents API; empty means testOperatorToken.
 	token string
@@ -205,7 +170,7 @@ func startDaemonAt(t *testing.T, listen, cfgPath string, extraEnv ...string) *da
 	t.Helper()
 	cmd := exec.Command(binary, "run", "--config", cfgPath, "--log.level", "debug")
 	cmd.Env = append(os.Environ(), extraEnv...)
-	p := &daemonProc{t: t, cmd: cmd, base: "http://" + listen, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &daemonProc{t: t, cmd: cmd, base: "http://" + listen, stderr: &testutil.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // startProcess runs an external server for the test's lifetime.
-func startProcess(t *testing.T, name string, args ...string) *syncBuffer {
+func startProcess(t *testing.T, name string, args ...string) *testutil.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testutil.Buffer{}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -75,8 +77,8 @@ func activeAlerts(t *testing.T, amURL string) []amAlert {
 // opens a security draft and pages that same Alertmanager; a human
 // confirms and the page ends.
 func TestPrometheusAlertmanagerLoop(t *testing.T) {
-	prom := requireBinary(t, "prometheus")
-	am := requireBinary(t, "prometheus-alertmanager", "alertmanager")
+	prom := testutil.RequireBinary(t, "Prometheus (Debian package prometheus)", "prometheus")
+	am := testutil.RequireBinary(t, "Alertmanager (Debian package prometheus-alertmanager)", "prometheus-alertmanager", "alertmanager")
 	e := newEnv(t, smallNetwork())
 	amAddr := freeAddr(t)
 	amURL := "http://" + amAddr

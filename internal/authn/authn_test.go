@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 func TestTokenMatches(t *testing.T) {
@@ -89,11 +91,7 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time      { return c.t }
-func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
-func addr(s string) netip.Addr           { return netip.MustParseAddr(s) }
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 func mustAllow(t *testing.T, th *Throttle, a string) {
 	t.Helper()
 	if l, _ := th.Allow(addr(a)); l != LimitNone {
@@ -102,13 +100,13 @@ func mustAllow(t *testing.T, th *Throttle, a string) {
 }
 
 func TestThrottlePerClient(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(ThrottleOptions{FailuresPerClient: 3, FailuresGlobal: 100, Window: time.Minute, Now: clk.now})
+	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(ThrottleOptions{FailuresPerClient: 3, FailuresGlobal: 100, Window: time.Minute, Now: clk.Now})
 	var reached Limit
 	for range 3 {
 		mustAllow(t, th, "192.0.2.1")
 		reached = th.Fail(addr("192.0.2.1"))
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 	}
 	if reached != LimitClient {
 		t.Errorf("third failure reached %q, want client", reached)
@@ -128,7 +126,7 @@ func TestThrottlePerClient(t *testing.T) {
 	}
 	mustAllow(t, th, "2001:db8:1:3::1")
 	// The window ends.
-	clk.add(57 * time.Second)
+	clk.Advance(57 * time.Second)
 	mustAllow(t, th, "192.0.2.1")
 	// Success forgets failures.
 	th.Fail(addr("192.0.2.3"))
@@ -140,8 +138,8 @@ func TestThrottlePerClient(t *testing.T) {
 }
 
 func TestThrottleGlobalCeiling(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(ThrottleOptions{FailuresPerClient: 5, FailuresGlobal: 10, Window: time.Minute, Now: clk.now})
+	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(ThrottleOptions{FailuresPerClient: 5, FailuresGlobal: 10, Window: time.Minute, Now: clk.Now})
 	th.Succeed(addr("198.51.100.1")) // the on-call human, earlier
 	var reached Limit
 	for i := range 10 {
@@ -150,16 +148,16 @@ func TestThrottleGlobalCeiling(t *testing.T) {
 	if reached != LimitGlobal {
 		t.Errorf("tenth failure reached %q, want global", reached)
 	}
-	clk.add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if l, retry := th.Allow(addr("203.0.113.200")); l != LimitGlobal || retry != 50*time.Second {
 		t.Errorf("new client during the ceiling: %q %s; want global 50s", l, retry)
 	}
 	// The human who authenticated recently is not locked out by others.
 	mustAllow(t, th, "198.51.100.1")
-	clk.add(50 * time.Second)
+	clk.Advance(50 * time.Second)
 	mustAllow(t, th, "203.0.113.200")
 	// Trust expires.
-	clk.add(DefaultTrustedFor)
+	clk.Advance(DefaultTrustedFor)
 	for i := range 10 {
 		th.Fail(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}))
 	}
@@ -169,8 +167,8 @@ func TestThrottleGlobalCeiling(t *testing.T) {
 }
 
 func TestThrottleBoundedMemory(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(ThrottleOptions{FailuresGlobal: 1 << 30, Now: clk.now})
+	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(ThrottleOptions{FailuresGlobal: 1 << 30, Now: clk.Now})
 	for i := range maxTrackedClients + 500 {
 		th.Fail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
 	}
@@ -179,7 +177,7 @@ func TestThrottleBoundedMemory(t *testing.T) {
 	}
 	for i := range maxTrustedClients + 10 {
 		th.Succeed(netip.AddrFrom4([4]byte{11, 0, byte(i >> 8), byte(i)}))
-		clk.add(time.Millisecond)
+		clk.Advance(time.Millisecond)
 	}
 	if n := len(th.trusted); n > maxTrustedClients {
 		t.Errorf("%d trusted clients, bound is %d", n, maxTrustedClients)

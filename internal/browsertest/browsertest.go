@@ -5,12 +5,14 @@ package browsertest
 
 import (
 	"context"
-	"os"
+	"errors"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // Find returns the Chromium binary. Without one the test is skipped, unless
@@ -23,11 +25,7 @@ func Find(t testing.TB) string {
 			return path
 		}
 	}
-	msg := "no Chromium found (Debian: apt-get install -y chromium chromium-driver)"
-	if os.Getenv("NYMWATCH_REQUIRE_INTEGRATION") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testutil.Require(t, "Chromium (Debian: apt-get install -y chromium chromium-driver)", errors.New("not found"))
 	return ""
 }
 

@@ -5,32 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 	"github.com/nymwatch/nymwatch/probes"
 )
-
-// clock is a settable fake clock shared by a test's instances.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // TestThreeInstances wires three real detectors through real HTTP: each
 // serves its view, a pulls b's and c's, and a's detector decides by quorum.
@@ -41,7 +23,7 @@ func TestThreeInstances(t *testing.T) {
 		targets = append(targets, &probes.Target{ID: fmt.Sprintf("node/%d/node_http", id), Kind: probes.KindNodeHTTP,
 			Node: &probes.Node{NodeID: id, Role: probes.RoleExitGateway, Country: "FR"}})
 	}
-	clk := &clock{t: t0}
+	clk := testutil.NewClock(t0)
 	cfg := config.Default()
 	cfg.Cluster.Name = "a"
 	cfg.Cluster.Quorum = 2
@@ -60,7 +42,7 @@ func TestThreeInstances(t *testing.T) {
 		d := detector.New(opts)
 		d.SetTargets(targets)
 		dets[name] = d
-		c, err := New(Options{Self: name, Source: d, Sink: d, Tokens: []string{clusterToken}, Now: clk.now})
+		c, err := New(Options{Self: name, Source: d, Sink: d, Tokens: []string{clusterToken}, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +52,7 @@ func TestThreeInstances(t *testing.T) {
 		t.Cleanup(srv.Close)
 		urls[name] = srv.URL
 	}
-	pullerA, err := New(Options{Self: "a", Source: dets["a"], Sink: dets["a"], Status: dets["a"], Now: clk.now,
+	pullerA, err := New(Options{Self: "a", Source: dets["a"], Sink: dets["a"], Status: dets["a"], Now: clk.Now,
 		Peers: []Peer{{Name: "b", URL: urls["b"], Token: clusterToken}, {Name: "c", URL: urls["c"], Token: clusterToken}}})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +71,7 @@ func TestThreeInstances(t *testing.T) {
 				d.Observe(r)
 			}
 		}
-		clk.set(at.Add(500 * time.Millisecond))
+		clk.Set(at.Add(500 * time.Millisecond))
 		pullerA.Tick(t.Context())
 		for _, a := range dets["a"].Evaluate(at.Add(time.Second)) {
 			byComp[a.Component] = a

@@ -17,24 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // readOnly makes the store's single writer connection refuse every write,
 // as a read-only or full disk does. Tests run as root, where chmod does not
@@ -74,10 +58,10 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 // again (and the cached answer expires) they recover.
 func TestReadOnlyStoreIsNotReady(t *testing.T) {
 	db := openStore(t)
-	clk := &testClock{t: time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
-	fails := newFailureLog(slog.New(slog.NewTextHandler(&logs, nil)), time.Minute, clk.now)
-	d := &daemon{db: db, write: newWriteCheck(db, clk.now, fails)}
+	fails := newFailureLog(slog.New(slog.NewTextHandler(&logs, nil)), time.Minute, clk.Now)
+	d := &daemon{db: db, write: newWriteCheck(db, clk.Now, fails)}
 	d.ready.write = d.write
 	d.ready.storeOpen.Store(true)
 	d.ready.directoryDone.Store(true)
@@ -93,7 +77,7 @@ func TestReadOnlyStoreIsNotReady(t *testing.T) {
 	if code, _ := get(t, mux, "/-/ready"); code != http.StatusOK {
 		t.Errorf("/-/ready within the cache: %d", code)
 	}
-	clk.add(writeCheckTTL)
+	clk.Advance(writeCheckTTL)
 	for _, p := range []string{"/-/ready", "/-/healthy"} {
 		code, body := get(t, mux, p)
 		if code != http.StatusServiceUnavailable || !strings.Contains(body, "refuses writes") || !strings.Contains(body, "readonly") {
@@ -107,7 +91,7 @@ func TestReadOnlyStoreIsNotReady(t *testing.T) {
 		t.Errorf("%d failure lines, want 1:\n%s", n, logs.String())
 	}
 	readOnly(t, db, false)
-	clk.add(writeCheckTTL)
+	clk.Advance(writeCheckTTL)
 	if code, body := get(t, mux, "/-/ready"); code != http.StatusOK {
 		t.Errorf("/-/ready after recovery: %d %s", code, body)
 	}
@@ -136,9 +120,9 @@ func (p *countingProber) ProbeWrite(ctx context.Context, _ time.Time) error {
 }
 
 func TestWriteCheckCachesAndTimesOut(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
 	p := &countingProber{}
-	c := newWriteCheck(p, clk.now, nil)
+	c := newWriteCheck(p, clk.Now, nil)
 	for range 50 {
 		if err := c.check(t.Context()); err != nil {
 			t.Fatal(err)
@@ -147,21 +131,21 @@ func TestWriteCheckCachesAndTimesOut(t *testing.T) {
 	if p.calls != 1 {
 		t.Errorf("%d heartbeat writes for 50 checks within the TTL, want 1", p.calls)
 	}
-	clk.add(writeCheckTTL)
+	clk.Advance(writeCheckTTL)
 	p.err = errors.New("disk full")
 	if err := c.check(t.Context()); err == nil || p.calls != 2 {
 		t.Errorf("after the TTL: err %v, %d writes", err, p.calls)
 	}
 	// A write that hangs (a stuck disk) is bounded by the timeout and
 	// counts as a failure.
-	clk.add(writeCheckTTL)
+	clk.Advance(writeCheckTTL)
 	p.err, p.block = nil, true
 	c.timeout = time.Millisecond
 	if err := c.check(t.Context()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("hanging write: %v", err)
 	}
 	// A caller that gave up is not cached as a store failure.
-	clk.add(writeCheckTTL)
+	clk.Advance(writeCheckTTL)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_ = c.check(ctx)
@@ -175,21 +159,21 @@ func TestWriteCheckCachesAndTimesOut(t *testing.T) {
 // one line when it starts, one per interval with the count, and one when
 // writes work again.
 func TestFailureLogIsRateLimited(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
-	f := newFailureLog(slog.New(slog.NewTextHandler(&logs, nil)), time.Minute, clk.now)
+	f := newFailureLog(slog.New(slog.NewTextHandler(&logs, nil)), time.Minute, clk.Now)
 	errFull := errors.New("database or disk is full")
 	for i := range 1250 {
 		f.fail("record anomaly", errFull, "anomaly", "exit-gateways@x")
 		f.fail("save detector state", errFull)
 		if i%25 == 0 {
-			clk.add(time.Second) // 1,250 failures over 50 s
+			clk.Advance(time.Second) // 1,250 failures over 50 s
 		}
 	}
 	if n := strings.Count(logs.String(), "\n"); n != 2 {
 		t.Fatalf("%d lines for 2,500 failures within one interval, want 2 (one per operation):\n%s", n, logs.String())
 	}
-	clk.add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	f.fail("record anomaly", errFull)
 	out := logs.String()
 	if !strings.Contains(out, "store writes still failing") || !strings.Contains(out, "failures=1250") {

@@ -12,10 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // okTimeout bounds calls expected to succeed: generous, the machine is shared.
@@ -24,29 +25,14 @@ const okTimeout = 20 * time.Second
 // failTimeout is the client timeout for calls expected to hang.
 const failTimeout = 300 * time.Millisecond
 
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeNow() *fakeNow {
-	return &fakeNow{t: time.Date(2026, 5, 15, 11, 5, 12, 748012664, time.UTC)}
-}
-
-func (f *fakeNow) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeNow) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.t = f.t.Add(d)
+// newFakeNow is the simulated network's fake clock, stopped at a time with
+// nanoseconds, as the real nym-api's timestamps have.
+func newFakeNow() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 5, 15, 11, 5, 12, 748012664, time.UTC))
 }
 
 // smallOptions is a 20-node network.
-func smallOptions(clock *fakeNow) Options {
+func smallOptions(clock *testutil.Clock) Options {
 	return Options{
 		EntryGateways: 4,
 		ExitGateways:  5,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 type countingSource struct {
@@ -26,7 +27,7 @@ func (c *countingSource) Published(context.Context, time.Time) ([]disclosure.Pub
 // a store that cannot be read is a 503 that no cache keeps.
 func TestStatusPageReadsTheStoreOncePerTTL(t *testing.T) {
 	src := &countingSource{}
-	clock := &fakeClock{t: t0}
+	clock := testutil.NewClock(t0)
 	h, err := New(Options{Source: src, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -8,33 +8,16 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // Strings that exist only in what must never reach the public: evidence,
 // node addresses, target ids, actors, an unpublished incident.
@@ -49,7 +32,7 @@ const (
 
 type env struct {
 	svc   *disclosure.Service
-	clock *fakeClock
+	clock *testutil.Clock
 	srv   *httptest.Server
 	pub   string // the published incident
 	priv  string // confirmed, never published
@@ -62,7 +45,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	e := &env{clock: &fakeClock{t: t0}}
+	e := &env{clock: testutil.NewClock(t0)}
 	e.svc, err = disclosure.NewService(t.Context(), disclosure.ServiceOptions{DB: db, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 const testToken = "correct-horse-battery-staple-42"
@@ -28,49 +27,14 @@ const testToken = "correct-horse-battery-staple-42"
 // deadline is hours away.
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 type env struct {
 	t     *testing.T
 	svc   *disclosure.Service
 	ui    *UI
 	srv   *httptest.Server
-	clock *fakeClock
-	logs  *syncBuffer
+	clock *testutil.Clock
+	logs  *testutil.Buffer
 	reg   *prometheus.Registry
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv serves the console and the incidents API on one mux, as the
@@ -82,7 +46,7 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	e := &env{t: t, clock: &fakeClock{t: t0.Add(5 * time.Minute)}, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	e := &env{t: t, clock: testutil.NewClock(t0.Add(5 * time.Minute)), logs: &testutil.Buffer{}, reg: prometheus.NewRegistry()}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.svc, err = disclosure.NewService(t.Context(), disclosure.ServiceOptions{DB: db, Logger: logger, Now: e.clock.Now})
 	if err != nil {

@@ -12,7 +12,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -30,10 +29,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// RequireEnv makes a missing PostgreSQL a test failure instead of a skip.
-const RequireEnv = "NYMWATCH_REQUIRE_INTEGRATION"
+	"github.com/nymwatch/nymwatch/internal/testutil"
+)
 
 // superuser is the role initdb creates.
 const superuser = "postgres"
@@ -49,7 +47,7 @@ type Server struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	waitErr  error
-	log      *logBuf
+	log      *testutil.Buffer
 
 	mu sync.Mutex
 	n  int // databases created
@@ -111,7 +109,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, sockDir: filepath.Join(dir, "sock"), log: &logBuf{}, exited: make(chan struct{})}
+	s := &Server{dir: dir, sockDir: filepath.Join(dir, "sock"), log: &testutil.Buffer{Limit: 1 << 20}, exited: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -326,9 +324,8 @@ func (sh *Shared) Get(t testing.TB) *Server {
 		sh.srv, sh.err = Start(ctx)
 	})
 	if sh.err != nil {
-		if _, berr := Binaries(); berr != nil && os.Getenv(RequireEnv) == "" {
-			t.Skipf("PostgreSQL not available (%v); set %s to make this a failure", berr, RequireEnv)
-		}
+		_, berr := Binaries()
+		testutil.Require(t, "PostgreSQL (Debian package postgresql)", berr)
 		t.Fatalf("PostgreSQL test server: %v", sh.err)
 	}
 	return sh.srv
@@ -339,25 +336,4 @@ func (sh *Shared) Stop() {
 	if sh.srv != nil {
 		_ = sh.srv.Stop()
 	}
-}
-
-// logBuf collects the server's output, bounded.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() < 1<<20 {
-		l.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
