@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/internal/daemon"
 	"github.com/nymwatch/nymwatch/internal/simnet"
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // Tokens the daemon is started with.
@@ -34,6 +36,25 @@ type Daemon struct {
 	// StatusURL is the public status page (http://127.0.0.1:PORT), when the
 	// config sets status.listen.
 	StatusURL string
+	// StorePath is the SQLite file the daemon keeps its state in.
+	StorePath string
+
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Stop cancels the daemon's context as a SIGTERM does and returns what
+// daemon.Run returned: nil for a clean shutdown. It may be called more
+// than once (the test's cleanup calls it too); the network stays up until
+// the test ends.
+func (d *Daemon) Stop() error {
+	d.stopOnce.Do(func() {
+		d.cancel()
+		d.stopErr = <-d.done
+	})
+	return d.stopErr
 }
 
 // Start starts a simulated network of the given shape and the daemon
@@ -98,14 +119,14 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 			StatusStarted: func(addr string) { statusAddr <- addr },
 		})
 	}()
+	d := &Daemon{URL: "http://" + ln.Addr().String(), Net: network, Registry: reg, StorePath: cfg.Storage.Path,
+		cancel: cancel, done: done}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := d.Stop(); err != nil {
 			t.Errorf("daemon stopped with an error: %v", err)
 		}
 		network.Close()
 	})
-	d := &Daemon{URL: "http://" + ln.Addr().String(), Net: network, Registry: reg}
 	if cfg.Status.Listen != "" {
 		select {
 		case addr := <-statusAddr:
@@ -118,21 +139,9 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 	return d
 }
 
-// WaitFor polls cond every 200ms until it holds, failing the test after
-// limit. The limit is a safety net against a hang, not a timed assertion.
+// WaitFor is testutil.Eventually, kept for the tests that call it by this
+// name. The limit is a safety net against a hang, not a timed assertion.
 func WaitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		select {
-		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatal("test context ended")
-		}
-	}
+	testutil.Eventually(t, limit, what, cond)
 }
