@@ -17,6 +17,9 @@ import (
 // edited by hand (drifting from the real shapes) fails here. To refresh
 // them, copy the reference's fixtures/*.json into testdata/fixtures and run
 // (cd probes/testdata/fixtures && sha256sum *.json > ../fixtures.sha256).
+// This is the one copy: other packages' tests (internal/simnet, whichever
+// package holds the nym-api client) read it through testutil.Fixture,
+// which checks each file against the same manifest.
 func TestFixturesMatchTheReferenceCopies(t *testing.T) {
 	f, err := os.Open(filepath.Join("testdata", "fixtures.sha256"))
 	if err != nil {

@@ -5,12 +5,18 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-// Seed corpora live in testdata/fuzz/<FuzzName>/ (the fixtures plus broken
-// variants); `go test` runs them as regular tests.
+// Seed corpora: the reference fixtures, added from their one copy, plus
+// broken variants in testdata/fuzz/<FuzzName>/; `go test` runs them all as
+// regular tests.
 
 func FuzzDecodeDescribed(f *testing.F) {
+	for _, name := range []string{"nym-api_v1_nym-nodes_described.json", "nym-api_v2_nym-nodes_described.json"} {
+		f.Add(testutil.Fixture(f, name))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		items, err := DecodeDescribed(body)
 		if err != nil {
@@ -75,6 +81,16 @@ func dtCheckNodeInvariants(t *testing.T, n Node) {
 }
 
 func FuzzDecodeSkimmed(f *testing.F) {
+	for _, name := range []string{
+		"nym-api_v1_unstable_nym-nodes_skimmed.json",
+		"nym-api_v2_unstable_nym-nodes_skimmed.json",
+		"nym-api_v2_unstable_nym-nodes_skimmed_exit-gateways.json",
+		"nym-api_v2_unstable_nym-nodes_skimmed_no-updates.json",
+		"nym-api_v2_unstable_nym-nodes_semi-skimmed.json",
+		"nym-api_v3_unstable_nym-nodes_semi-skimmed.json",
+	} {
+		f.Add(testutil.Fixture(f, name))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s, err := DecodeSkimmed(body)
 		if err != nil {

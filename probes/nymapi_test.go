@@ -2,22 +2,19 @@ package probes
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-// dtFixture reads a nym-api fixture from testdata/fixtures.
+// dtFixture reads a nym-api fixture, checked against the manifest
+// (testutil.Fixture finds it from any package directory).
 func dtFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	return b
+	return testutil.Fixture(t, name)
 }
 
 func dtTime(t *testing.T, s string) time.Time {

@@ -11,23 +11,20 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-// prbFixture reads a copied reference fixture.
+// prbFixture reads a copied reference fixture, checked against the
+// manifest.
 func prbFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testutil.Fixture(t, name)
 }
 
 // prbClosedAddr returns a loopback address nothing listens on.

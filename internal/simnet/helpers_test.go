@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -130,12 +128,11 @@ func arr(t *testing.T, v any) []any {
 	return a
 }
 
+// fixture decodes one of the Nym API reference's example responses: the
+// one copy, owned by probes and checked against its manifest.
 func fixture(t *testing.T, name string) any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testutil.Fixture(t, name)
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
