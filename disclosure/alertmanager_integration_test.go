@@ -79,29 +79,28 @@ receivers:
 	})
 
 	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var lastErr error
+	ready := testutil.Poll(t, 30*time.Second, func() bool {
 		select {
 		case err := <-exited:
 			t.Fatalf("alertmanager exited before ready: %v\n%s", err, logs.String())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/-/ready", nil)
 		resp, err := http.DefaultClient.Do(req)
-		cancel()
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
+		if lastErr = err; err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager not ready at %s: %v\n%s", base, err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond) // polling an external process
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if !ready {
+		t.Fatalf("alertmanager not ready at %s: %v\n%s", base, lastErr, logs.String())
 	}
+	return base
 }
 
 // alertmanagerIntegrationAlerts lists the (unresolved) alerts whose label
@@ -132,17 +131,14 @@ func alertmanagerIntegrationAlerts(t *testing.T, base, label, value string) []al
 // until cond holds for the alerts whose label is value.
 func alertmanagerIntegrationWait(t *testing.T, base, label, value, what string, cond func([]alertmanagerIntegrationAlert) bool) []alertmanagerIntegrationAlert {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		as := alertmanagerIntegrationAlerts(t, base, label, value)
-		if cond(as) {
-			return as
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager: %s: never happened; alerts now %+v", what, as)
-		}
-		time.Sleep(50 * time.Millisecond) // polling an external process
+	var as []alertmanagerIntegrationAlert
+	if !testutil.Poll(t, 15*time.Second, func() bool {
+		as = alertmanagerIntegrationAlerts(t, base, label, value)
+		return cond(as)
+	}) {
+		t.Fatalf("alertmanager: %s: never happened; alerts now %+v", what, as)
 	}
+	return as
 }
 
 // TestAlertmanagerIntegration pages the real Alertmanager: the draft's alert

@@ -188,24 +188,21 @@ func startBlackbox(b testing.TB, bin string) *blackboxExporter {
 		}
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/healthy")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
+	var lastErr error
+	if !testutil.Poll(b, 30*time.Second, func() bool {
 		select {
 		case <-done:
 			b.Fatalf("blackbox_exporter exited at startup:\n%s", logs.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("blackbox_exporter not ready after 30s (%v):\n%s", err, logs.String())
+		resp, err := http.Get(base + "/-/healthy")
+		if lastErr = err; err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		b.Fatalf("blackbox_exporter not ready after 30s (%v):\n%s", lastErr, logs.String())
 	}
 	b.Logf("blackbox_exporter %s on %s, pid %d", bin, addr, cmd.Process.Pid)
 	return &blackboxExporter{pid: cmd.Process.Pid, base: base}

@@ -13,6 +13,7 @@ import (
 
 func TestSchedulerMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		// time.Sleep in this bubble advances its fake clock: no real wait.
 		rec := newSchedRec(func(_ context.Context, tg *Target) Result {
 			switch tg.ID {
 			case "node/1/mix_tcp":

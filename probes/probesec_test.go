@@ -357,6 +357,7 @@ func TestServiceTLSVerification(t *testing.T) {
 // more often than that once settled.
 func TestSchedulerKindIntervals(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		// time.Sleep in this bubble advances its fake clock: no real wait.
 		const interval, cycles = 10 * time.Second, 12
 		rec := newSchedRec(nil)
 		s := newTestScheduler(t, rec, prometheus.NewRegistry(), func(o *SchedulerOptions) {

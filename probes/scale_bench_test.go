@@ -279,6 +279,9 @@ func runScalePhase(b *testing.B, child *scaleChild, targets []*Target, spec scal
 		slots[id] = st.slot
 	}
 	s.mu.Unlock()
+	// The measurement window: the benchmark measures CPU and probes over
+	// this many real intervals, so it sleeps through them (not a wait for
+	// some event).
 	time.Sleep(time.Until(epoch.Add(time.Duration(spec.cycles) * interval)))
 	cpu1, child1 := cpu(), child.cpu()
 	// Skips happen at dispatch, so the measured intervals' are all in.
@@ -289,7 +292,7 @@ func runScalePhase(b *testing.B, child *scaleChild, targets []*Target, spec scal
 	b.StopTimer()
 	// Let the last interval's probes finish (they have until their next
 	// slot); anything dispatched from here on belongs to an unmeasured cycle.
-	time.Sleep(spec.timeout + time.Second)
+	time.Sleep(spec.timeout + time.Second) // the probes' own deadline, not an event to wait on
 	p := scalePhase{
 		tool: spec.tool, cycles: spec.cycles, interval: interval, skipped: skipped,
 		cpu: cpu1 - cpu0, simnetCPU: child1 - child0, peakRSS: rss(),

@@ -17,7 +17,9 @@ import (
 
 // schedRec is a fake Prober for scheduler tests: it records every start
 // and runs an optional per-target behaviour. Time inside synctest bubbles is
-// fake, so sleeping in a behaviour costs nothing.
+// fake, so sleeping in a behaviour costs nothing, and the tests' own
+// time.Sleep calls advance the bubble's clock (synctest.Wait then lets
+// every goroutine settle): none is a real wait.
 type schedRec struct {
 	mu      sync.Mutex
 	starts  map[string][]time.Time

@@ -142,11 +142,7 @@ func TestOutageDraftPageConfirm(t *testing.T) {
 	p := startDaemon(t, e, cfgPath)
 
 	// Let every target be seen healthy first (last_healthy must be known).
-	p.waitFor(20*time.Second, "probes", func() bool {
-		_, body := p.get("/metrics")
-		return strings.Contains(body, `nymwatch_probes_total{kind="node_http",result="ok"}`)
-	})
-	time.Sleep(2 * time.Second)
+	p.waitAllUp(e)
 	faultAt := time.Now().UTC()
 	failed, err := e.net.FailRole(simnet.RoleExitGateway, 0.4, simnet.Refuse())
 	if err != nil || len(failed) != 4 {
@@ -224,8 +220,9 @@ func TestRestartMidOutageKeepsIncident(t *testing.T) {
 	e := newEnv(t, simnet.Options{EntryGateways: 4, ExitGateways: 10, Mixnodes: [3]int{2, 2, 2}, Seed: 5})
 	cfgPath := e.writeConfig(e.config("1s", ""))
 	p := startDaemon(t, e, cfgPath)
-	time.Sleep(3 * time.Second)
-	if _, err := e.net.FailRole(simnet.RoleExitGateway, 0.5, simnet.Refuse()); err != nil {
+	p.waitAllUp(e)
+	failed, err := e.net.FailRole(simnet.RoleExitGateway, 0.5, simnet.Refuse())
+	if err != nil {
 		t.Fatal(err)
 	}
 	var before incidentJSON
@@ -239,7 +236,14 @@ func TestRestartMidOutageKeepsIncident(t *testing.T) {
 	p.stop()
 
 	p = startDaemon(t, e, cfgPath)
-	time.Sleep(5 * time.Second) // several probe rounds and evaluations
+	// Several probe rounds and evaluations of the outage by the restarted
+	// daemon: past the failure threshold (2) for every failed node, and
+	// the anomaly open again. A duplicate incident would have opened by
+	// then.
+	p.waitFor(30*time.Second, "the restarted daemon to see the outage again", func() bool {
+		return p.sum("nymwatch_probes_total", map[string]string{"result": "fail"}) >= float64(4*len(failed)) &&
+			p.sum("nymwatch_anomalies_open", map[string]string{"class": "operational"}) >= 1
+	})
 	drafts := p.incidents("?class=operational")
 	if len(drafts) != 1 {
 		t.Fatalf("after restart %d operational incidents, want the same 1: %+v", len(drafts), drafts)

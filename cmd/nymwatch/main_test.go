@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -218,19 +219,54 @@ func (p *daemonProc) get(path string) (int, string) {
 
 func (p *daemonProc) waitFor(limit time.Duration, what string, cond func() bool) {
 	p.t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+	testutil.Eventually(p.t, limit, what, func() bool {
 		select {
 		case err := <-p.done:
 			p.t.Fatalf("nymwatch exited while waiting for %s: %v", what, err)
 		default:
 		}
-		if cond() {
-			return
+		return cond()
+	})
+}
+
+// sum adds up the samples of metric name whose labels include every pair
+// in match (all of name's samples for a nil match). A daemon that does not
+// answer counts as 0.
+func (p *daemonProc) sum(name string, match map[string]string) float64 {
+	_, body := p.get("/metrics")
+	total := 0.0
+lines:
+	for _, line := range strings.Split(body, "\n") {
+		series, v, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
 		}
-		time.Sleep(100 * time.Millisecond)
+		metric, labels, _ := strings.Cut(series, "{")
+		if metric != name {
+			continue
+		}
+		for k, want := range match {
+			if !strings.Contains(","+labels, ","+k+`="`+want+`"`) {
+				continue lines
+			}
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			total += f
+		}
 	}
-	p.t.Fatalf("timed out after %s waiting for %s", limit, what)
+	return total
+}
+
+// waitAllUp waits until every exit gateway of the network has been probed
+// up and none down, so each has a last_healthy before a fault is injected.
+func (p *daemonProc) waitAllUp(e *env) {
+	p.t.Helper()
+	exits := float64(len(e.net.NodesByRole(simnet.RoleExitGateway)))
+	p.waitFor(30*time.Second, "every exit gateway probed up", func() bool {
+		// A node has one or more targets (node API, mixnet port, …).
+		return p.sum("nymwatch_targets", map[string]string{"role": "exit_gateway", "state": "up"}) >= exits &&
+			p.sum("nymwatch_targets", map[string]string{"role": "exit_gateway", "state": "down"}) == 0
+	})
 }
 
 // metric returns the value of an unlabelled sample, or "" if absent.
@@ -343,17 +379,19 @@ func newPageSink(t *testing.T) *pageSink {
 
 func (s *pageSink) waitFor(t *testing.T, limit time.Duration, match func(pageJSON) bool) pageJSON {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+	var found pageJSON
+	if testutil.Poll(t, limit, func() bool {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, p := range s.pages {
 			if match(p) {
-				s.mu.Unlock()
-				return p
+				found = p
+				return true
 			}
 		}
-		s.mu.Unlock()
-		time.Sleep(100 * time.Millisecond)
+		return false
+	}) {
+		return found
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

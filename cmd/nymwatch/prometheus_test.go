@@ -36,18 +36,14 @@ func startProcess(t *testing.T, name string, args ...string) *testutil.Buffer {
 
 func waitHTTP(t *testing.T, url string, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+	testutil.Eventually(t, limit, url+" to answer 200", func() bool {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready within %s", url, limit)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 type amAlert struct {
@@ -172,7 +168,10 @@ scrape_configs:
 		return false
 	}
 	p.waitFor(30*time.Second, "the page active in Alertmanager", pageActive)
-	time.Sleep(5 * time.Second) // two re-send intervals
+	sent := p.sum("nymwatch_pages_sent_total", map[string]string{"pager_kind": "alertmanager"})
+	p.waitFor(30*time.Second, "two re-sends of the page", func() bool {
+		return p.sum("nymwatch_pages_sent_total", map[string]string{"pager_kind": "alertmanager"}) >= sent+2
+	})
 	if !pageActive() {
 		t.Fatal("the page did not stay active across re-sends")
 	}

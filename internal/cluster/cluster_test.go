@@ -539,6 +539,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // interval takes effect without an extra pull.
 func TestRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		// time.Sleep in this bubble advances its fake clock: no real wait.
 		start := time.Now()
 		var mu sync.Mutex
 		var pulls []time.Duration
