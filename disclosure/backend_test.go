@@ -2,11 +2,11 @@ package disclosure
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/store/pgtest"
+	"github.com/nymwatch/nymwatch/internal/store/storetest"
 )
 
 // pg is this package's private PostgreSQL server, started by the first
@@ -31,15 +31,10 @@ type testBackend struct {
 
 var (
 	sqliteBackend = testBackend{name: "sqlite", fresh: func(t *testing.T) func(t *testing.T) *store.DB {
-		path := filepath.Join(t.TempDir(), "nymwatch.db")
+		path := storetest.Path(t)
 		return func(t *testing.T) *store.DB {
 			t.Helper()
-			db, err := store.Open(t.Context(), path)
-			if err != nil {
-				t.Fatalf("open sqlite: %v", err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			return db
+			return storetest.OpenAt(t, path)
 		}
 	}}
 	postgresBackend = testBackend{name: "postgres", fresh: func(t *testing.T) func(t *testing.T) *store.DB {

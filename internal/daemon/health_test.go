@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/store/storetest"
 	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
@@ -35,16 +35,6 @@ func readOnly(t *testing.T, db *store.DB, on bool) {
 	}
 }
 
-func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "nymwatch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -57,7 +47,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 // and /-/healthy answer 503 and the watchdog check fails; once writes work
 // again (and the cached answer expires) they recover.
 func TestReadOnlyStoreIsNotReady(t *testing.T) {
-	db := openStore(t)
+	db := storetest.Open(t)
 	clk := testutil.NewClock(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
 	fails := newFailureLog(slog.New(slog.NewTextHandler(&logs, nil)), time.Minute, clk.Now)

@@ -6,18 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
-	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/testenv"
 	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-var t0 = time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
+var t0 = testenv.Start()
 
 // Strings that exist only in what must never reach the public: evidence,
 // node addresses, target ids, actors, an unpublished incident.
@@ -40,16 +39,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "nymwatch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	e := &env{clock: testutil.NewClock(t0)}
-	e.svc, err = disclosure.NewService(t.Context(), disclosure.ServiceOptions{DB: db, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	te := testenv.New(t, testenv.Options{Start: t0})
+	e := &env{svc: te.Service, clock: te.Clock}
 	h, err := New(Options{Source: e.svc.Store(), Name: "Nym status", Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

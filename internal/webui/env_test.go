@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +15,15 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
-	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/testenv"
 	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-const testToken = "correct-horse-battery-staple-42"
+const testToken = testenv.OperatorToken
 
 // t0 has milliseconds on purpose, and is mid-morning UTC so the same-day
 // deadline is hours away.
-var t0 = time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
+var t0 = testenv.Start()
 
 type env struct {
 	t     *testing.T
@@ -41,27 +39,23 @@ type env struct {
 // daemon does.
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "nymwatch.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	e := &env{t: t, clock: testutil.NewClock(t0.Add(5 * time.Minute)), logs: &testutil.Buffer{}, reg: prometheus.NewRegistry()}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.svc, err = disclosure.NewService(t.Context(), disclosure.ServiceOptions{DB: db, Logger: logger, Now: e.clock.Now})
-	if err != nil {
-		t.Fatalf("new service: %v", err)
-	}
+	te := testenv.New(t, testenv.Options{Start: t0.Add(5 * time.Minute)})
+	// The console's metrics get a registry of their own, as before: tests
+	// compare it whole.
+	e := &env{t: t, svc: te.Service, clock: te.Clock, logs: te.Logs, reg: prometheus.NewRegistry()}
+	logger := te.Logger
 	opts := Options{Service: e.svc, OperatorToken: []byte(testToken + "\n"), Logger: logger, Now: e.clock.Now, Registerer: e.reg}
 	if mod != nil {
 		mod(&opts)
 	}
+	var err error
 	e.ui, err = New(opts)
 	if err != nil {
 		t.Fatalf("new ui: %v", err)
 	}
-	api, err := disclosure.NewAPI(disclosure.APIOptions{Service: e.svc, OperatorToken: []byte(testToken), Logger: logger, Now: e.clock.Now,
-		PublicRead: opts.PublicRead})
+	apiOpts := te.APIOptions()
+	apiOpts.PublicRead = opts.PublicRead
+	api, err := disclosure.NewAPI(apiOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +12,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nymwatch/nymwatch/disclosure"
-	"github.com/nymwatch/nymwatch/internal/store"
 
 	"github.com/nymwatch/nymwatch/internal/browsertest"
+	"github.com/nymwatch/nymwatch/internal/store/storetest"
 )
 
 func newMaintEnv(t *testing.T) (*env, *disclosure.Maintenance) {
 	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "maint.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	m := disclosure.NewMaintenance(db)
+	m := disclosure.NewMaintenance(storetest.Open(t))
 	return newEnv(t, func(o *Options) { o.Maintenance = m }), m
 }
 
