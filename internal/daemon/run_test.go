@@ -289,3 +289,44 @@ func assertCleanShutdown(t *testing.T, d *daemontest.Daemon) {
 		t.Error("no incident in the store after shutdown")
 	}
 }
+
+// TestRunRestartMidOutageKeepsIncident is the in-process twin of
+// cmd/nymwatch's TestRestartMidOutageKeepsIncident: a daemon restarted on
+// the same store in the middle of an outage keeps the one incident and its
+// first_seen, and opens no duplicate once it has seen the outage again.
+func TestRunRestartMidOutageKeepsIncident(t *testing.T) {
+	d := daemontest.Start(t, simnet.Options{EntryGateways: 4, ExitGateways: 10, Mixnodes: [3]int{2, 2, 2}, Seed: 5}, nil)
+	allUp(t, d)
+	failed, err := d.Net.FailRole(simnet.RoleExitGateway, 0.5, simnet.Refuse())
+	if err != nil || len(failed) != 5 {
+		t.Fatalf("FailRole: %v %v", failed, err)
+	}
+	var before incident
+	testutil.Eventually(t, limit, "a draft incident", func() bool {
+		for _, i := range incidents(t, d, "?state=draft") {
+			before = i
+			return true
+		}
+		return false
+	})
+	if before.FirstSeen == nil {
+		t.Fatalf("draft without first_seen: %+v", before)
+	}
+
+	d = daemontest.Restart(t, d)
+	// Several probe rounds and evaluations by the restarted daemon: past
+	// the failure threshold (2) for every failed node, and the anomaly open
+	// again. A duplicate incident would have opened by then.
+	testutil.Eventually(t, limit, "the restarted daemon to see the outage again", func() bool {
+		return sum(t, d.Registry, "nymwatch_probes_total", map[string]string{"result": "fail"}) >= float64(4*len(failed)) &&
+			sum(t, d.Registry, "nymwatch_anomalies_open", map[string]string{"class": "operational"}) >= 1
+	})
+	after := incidents(t, d, "?class=operational")
+	if len(after) != 1 {
+		t.Fatalf("after the restart %d operational incidents, want the same 1: %+v", len(after), after)
+	}
+	if after[0].ID != before.ID || after[0].FirstSeen == nil || !after[0].FirstSeen.Equal(*before.FirstSeen) {
+		t.Errorf("after the restart: %s first_seen %v; before: %s first_seen %s", after[0].ID, after[0].FirstSeen, before.ID, before.FirstSeen)
+	}
+	assertCleanShutdown(t, d)
+}

@@ -39,10 +39,11 @@ type Daemon struct {
 	// StorePath is the SQLite file the daemon keeps its state in.
 	StorePath string
 
-	cancel   context.CancelFunc
-	done     chan error
-	stopOnce sync.Once
-	stopErr  error
+	cancel    context.CancelFunc
+	done      chan error
+	stopOnce  sync.Once
+	stopErr   error
+	configure func(*config.Config)
 }
 
 // Stop cancels the daemon's context as a SIGTERM does and returns what
@@ -76,9 +77,32 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 		cancel()
 		t.Fatal(err)
 	}
+	// Registered first, so it runs last: after every daemon on it stopped.
+	t.Cleanup(func() {
+		cancel()
+		network.Close()
+	})
+	return start(t, network, filepath.Join(t.TempDir(), "nymwatch.db"), configure)
+}
 
+// Restart stops d, failing the test unless daemon.Run returned nil, and
+// starts a new daemon on the same network and store with the same
+// configure, as restarting the process does. The new daemon has a new
+// registry and address.
+func Restart(t *testing.T, d *Daemon) *Daemon {
+	t.Helper()
+	if err := d.Stop(); err != nil {
+		t.Fatalf("daemon stopped with an error before the restart: %v", err)
+	}
+	return start(t, d.Net, d.StorePath, d.configure)
+}
+
+// start runs daemon.Run against network with its store at storePath,
+// until the test ends.
+func start(t *testing.T, network *simnet.Network, storePath string, configure func(*config.Config)) *Daemon {
+	t.Helper()
 	cfg := config.Default()
-	cfg.Storage.Path = filepath.Join(t.TempDir(), "nymwatch.db")
+	cfg.Storage.Path = storePath
 	cfg.Network.NymAPIURL = network.NymAPIURL()
 	cfg.Network.RefreshInterval = 5 * time.Second
 	cfg.Network.AllowPrivateAddresses = true // the simulated network lives on loopback
@@ -95,17 +119,14 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 		configure(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
-		cancel()
-		network.Close()
 		t.Fatalf("config: %v", err)
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		cancel()
-		network.Close()
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	done := make(chan error, 1)
 	statusAddr := make(chan string, 1)
@@ -120,12 +141,11 @@ func Start(t *testing.T, shape simnet.Options, configure func(*config.Config)) *
 		})
 	}()
 	d := &Daemon{URL: "http://" + ln.Addr().String(), Net: network, Registry: reg, StorePath: cfg.Storage.Path,
-		cancel: cancel, done: done}
+		cancel: cancel, done: done, configure: configure}
 	t.Cleanup(func() {
 		if err := d.Stop(); err != nil {
 			t.Errorf("daemon stopped with an error: %v", err)
 		}
-		network.Close()
 	})
 	if cfg.Status.Listen != "" {
 		select {
