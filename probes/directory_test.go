@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // dtNymAPI is a fake nym-api serving the fixtures. Routes can be
@@ -594,35 +596,21 @@ func TestDirCappedBackoff(t *testing.T) {
 }
 
 func TestDirRetryLoggerUsesDebugAndErrKey(t *testing.T) {
-	var buf strings.Builder
-	var mu sync.Mutex
-	h := slog.NewTextHandler(&dtLockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	var buf testutil.Buffer
+	h := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
 	api := dtNewNymAPI(t)
 	api.status(PathDescribedV2, 503, "cold")
 	_, err := dtClient(t, api.base(), func(o *DirectoryClientOptions) { o.Logger = slog.New(h) }).Fetch(t.Context())
 	if err == nil {
 		t.Fatal("want error")
 	}
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "retrying request") {
 		t.Errorf("no debug retry lines in:\n%s", out)
 	}
 	if strings.Contains(out, "level=ERROR") || strings.Contains(out, " error=") {
 		t.Errorf("retry chatter must be debug with key err:\n%s", out)
 	}
-}
-
-type dtLockedWriter struct {
-	w  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (l *dtLockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func TestNodeNormalisation(t *testing.T) {
