@@ -40,8 +40,8 @@ type env struct {
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
 	te := testenv.New(t, testenv.Options{Start: t0.Add(5 * time.Minute)})
-	// The console's metrics get a registry of their own, as before: tests
-	// compare it whole.
+	// The console's metrics go to a registry of their own, apart from the
+	// service's (te.Registry), so its tests see only the console's.
 	e := &env{t: t, svc: te.Service, clock: te.Clock, logs: te.Logs, reg: prometheus.NewRegistry()}
 	logger := te.Logger
 	opts := Options{Service: e.svc, OperatorToken: []byte(testToken + "\n"), Logger: logger, Now: e.clock.Now, Registerer: e.reg}
