@@ -151,3 +151,32 @@ func checkSectionsInert(t *testing.T, in string, inc *Incident) {
 		}
 	}
 }
+
+// TestReportSectionsHumanText: a human's text is one block, kept as
+// written, and still to fill while it keeps a placeholder or is empty.
+func TestReportSectionsHumanText(t *testing.T) {
+	inc := &Incident{ID: "INC-1", Title: "[x](https://e)", State: StateConfirmed,
+		Edited: []string{"title", "summary", "remediation", "root_cause"},
+		Report: Report{Summary: "Para one.\n\nPara two.", Remediation: "- Fixed: " + ToBeFilled + "]"}}
+	got := map[string][]Block{}
+	for _, s := range inc.ReportSections() {
+		got[s.ID] = s.Blocks
+		if s.ID == SectionPreface && s.Heading != "[x](https://e)" {
+			t.Errorf("a human's title is kept as written: %q", s.Heading)
+		}
+	}
+	for id, want := range map[string][]Block{
+		"summary":     {{BlockHuman, "Para one.\n\nPara two."}},
+		"remediation": {{BlockToFill, "- Fixed: " + ToBeFilled + "]"}},
+		"root_cause":  {{BlockToFill, ""}},
+	} {
+		if !slices.Equal(got[id], want) {
+			t.Errorf("%s: %+v, want %+v", id, got[id], want)
+		}
+	}
+	// A generated title is escaped.
+	inc.Edited = nil
+	if h := inc.ReportSections()[0].Heading; h == "[x](https://e)" {
+		t.Errorf("generated title not escaped: %q", h)
+	}
+}
