@@ -568,76 +568,12 @@ func draftUserActions(inc *Incident) string {
 const StillToFill = "Still to be filled in before publishing"
 
 // RenderMarkdown renders the report with the policy's section IV headings,
-// ready for the blog or status page. Timestamps are UTC, RFC 3339 with
-// milliseconds. Human-edited fields are written as given (they are
-// Markdown); generated text escapes what it copies from the network.
+// ready for the blog or status page: ReportSections written out.
+// Timestamps are UTC, RFC 3339 with milliseconds. Human-edited fields are
+// written as given (they are Markdown); generated text escapes what it
+// copies from the network.
 func RenderMarkdown(inc *Incident) string {
-	var b strings.Builder
-	title := strings.TrimSpace(inc.Title)
-	if !slices.Contains(inc.Edited, "title") {
-		title = mdInline(title, maxTitleRunes) // generated from the network's text
-	}
-	fmt.Fprintf(&b, "# %s\n\n", title)
-	switch inc.State {
-	case StateDraft:
-		b.WriteString("> DRAFT: not yet confirmed for publication.\n\n")
-	case StateDismissed:
-		fmt.Fprintf(&b, "> DISMISSED: internal record, not for publication. Reason: %s\n\n", oneLine(inc.DismissReason))
-	case StateInternal:
-		b.WriteString("> INTERNAL: no public disclosure required (internal knowledge base).\n\n")
-	}
-	arch := "decentralized Nym network"
-	if inc.Architecture == detector.ArchCentralized {
-		arch = "centralized NymVPN services"
-	}
-	fmt.Fprintf(&b, "Incident %s · %s incident · %s\n", inc.ID, capitalize(string(inc.Class)), arch)
-	if u := inc.Report.Unfilled(); len(u) > 0 && inc.State != StateInternal {
-		renderStillToFill(&b, inc, u)
-	}
-	for _, f := range reportFields() {
-		if f.heading == "" {
-			continue
-		}
-		v := strings.TrimSpace(*f.ptr(inc))
-		if f.name == "timeline" {
-			v = "All times are UTC.\n\n" + v
-		}
-		if f.name == "acknowledgments" && v == "" {
-			v = ToBeFilled + ": credit the users who reported this issue (Discord, Telegram, support channels, X), or say that Nym's monitoring detected it first.]"
-		}
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n", f.heading, v)
-	}
-	return b.String()
-}
-
-// renderStillToFill lists the unfilled fields by heading and quotes each
-// proposal nymwatch has for them: text a human confirms (edited as needed)
-// by writing it into the field, never asserted by the draft itself.
-func renderStillToFill(b *strings.Builder, inc *Incident, unfilled []string) {
-	fmt.Fprintf(b, "\n## %s\n\n", StillToFill)
-	for _, name := range unfilled {
-		f, _ := lookupField(name)
-		fmt.Fprintf(b, "- %s (`%s`)", f.heading, name)
-		if _, ok := inc.Proposals[name]; ok {
-			b.WriteString(": proposed text below")
-		}
-		b.WriteString("\n")
-	}
-	for _, name := range unfilled {
-		p, ok := inc.Proposals[name]
-		if !ok {
-			continue
-		}
-		f, _ := lookupField(name)
-		fmt.Fprintf(b, "\nProposed %s (not measured by nymwatch: a human confirms it by saving it, edited as needed, as the `%s` field):\n\n", strings.ToLower(f.heading), name)
-		for _, line := range strings.Split(p, "\n") {
-			if line == "" {
-				b.WriteString(">\n")
-			} else {
-				b.WriteString("> " + line + "\n")
-			}
-		}
-	}
+	return RenderSections(inc.ReportSections())
 }
 
 // oneLine flattens a human's text onto one line (for the banner).

@@ -102,8 +102,9 @@ func FuzzReportNodeText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, class := range []detector.Class{detector.ClassOperational, detector.ClassInternal} {
 			for _, concurrent := range []bool{false, true} {
-				_, md := nodeTextReport(s, class, concurrent)
+				inc, md := nodeTextReport(s, class, concurrent)
 				checkNodeTextInert(t, s, md)
+				checkSectionsInert(t, s, inc)
 			}
 		}
 	})

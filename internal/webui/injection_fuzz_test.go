@@ -36,7 +36,6 @@ func FuzzConsoleNodeText(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	layout := learnReportLayout()
 	for _, s := range []string{phishBody, "www.phish.example", "<https://phish.example>", "x\n# h\n===", "![i](https://p.example/i.png)"} {
 		f.Add(s)
 	}
@@ -62,7 +61,7 @@ func FuzzConsoleNodeText(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		md, chunks, _ := layout.renderReport(inc)
+		md, chunks := renderReport(inc)
 		var html strings.Builder
 		for _, c := range chunks {
 			html.WriteString(string(c.HTML))

@@ -64,9 +64,9 @@ func TestRenderMarkdownTable(t *testing.T) {
 }
 
 // TestRenderMarkdownReports renders the reports disclosure's own tests pin
-// (copied from disclosure/testdata) and compares with reviewed HTML.
+// (its golden files, the one copy) and compares with reviewed HTML.
 func TestRenderMarkdownReports(t *testing.T) {
-	files, err := filepath.Glob("testdata/report_*.md")
+	files, err := filepath.Glob(filepath.Join(disclosureTestdata, "report_*.md"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestRenderMarkdownReports(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := string(renderMarkdown(string(md), 0))
-			golden := strings.TrimSuffix(f, ".md") + ".html"
+			golden := filepath.Join("testdata", strings.TrimSuffix(filepath.Base(f), ".md")+".html")
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -188,7 +188,7 @@ func BenchmarkRenderMarkdownPathological(b *testing.B) {
 // BenchmarkRenderMarkdownReport renders the largest golden report, as the
 // incident page does on every view.
 func BenchmarkRenderMarkdownReport(b *testing.B) {
-	md, err := os.ReadFile("testdata/report_decentralized_operational.md")
+	md, err := os.ReadFile(filepath.Join(disclosureTestdata, "report_decentralized_operational.md"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -248,8 +248,6 @@ type incidentView struct {
 	ReportMD   string // link to the API's report.md
 	APIHref    string
 	Sections   []reportSection
-	Split      bool
-	Fields     []*fieldForm // every editable field, in report order
 	TitleField *fieldForm
 	Unfilled   []string // labels of fields still to fill in
 	Timeline   timelineView
@@ -314,12 +312,12 @@ func (u *UI) showIncident(w http.ResponseWriter, r *http.Request, status int, id
 	unfilled := map[string]bool{}
 	for _, f := range inc.Report.Unfilled() {
 		unfilled[f] = true
-		v.Unfilled = append(v.Unfilled, u.layout.fieldLabel(f))
+		v.Unfilled = append(v.Unfilled, fieldLabel(f))
 	}
 	byName := map[string]*fieldForm{}
 	for _, name := range disclosure.ReportFieldNames() {
 		f := &fieldForm{
-			Name: name, Label: u.layout.fieldLabel(name), Value: fieldValue(inc, name),
+			Name: name, Label: fieldLabel(name), Value: fieldValue(inc, name),
 			Multiline: name != "title", Edited: slices.Contains(inc.Edited, name), Unfilled: unfilled[name],
 		}
 		if fs.action == "edit" && fs.field == name {
@@ -329,7 +327,6 @@ func (u *UI) showIncident(w http.ResponseWriter, r *http.Request, status int, id
 		if name == "title" {
 			v.TitleField = f
 		}
-		v.Fields = append(v.Fields, f)
 	}
 	switch fs.action {
 	case "dismiss":
@@ -342,8 +339,8 @@ func (u *UI) showIncident(w http.ResponseWriter, r *http.Request, status int, id
 		v.Error = fs.err
 	}
 
-	md, chunks, split := u.layout.renderReport(inc)
-	v.Markdown, v.Split = md, split
+	md, chunks := renderReport(inc)
+	v.Markdown = md
 	for _, c := range chunks {
 		s := reportSection{HTML: c.HTML}
 		if c.Field != "" {
@@ -403,7 +400,7 @@ func (u *UI) auditRows(entries []disclosure.AuditEntry) []auditRow {
 		if len(e.Detail) > 0 && json.Unmarshal(e.Detail, &detail) == nil {
 			if e.Action == "edited" {
 				if f, ok := detail["field"].(string); ok {
-					row.Field = u.layout.fieldLabel(f)
+					row.Field = fieldLabel(f)
 					row.Old, _ = detail["old"].(string)
 					row.New, _ = detail["new"].(string)
 					row.Revert, _ = detail["reverted"].(bool)

@@ -10,36 +10,25 @@ import (
 	"github.com/nymwatch/nymwatch/disclosure"
 )
 
-func TestReportLayoutLearnsEveryField(t *testing.T) {
-	l := learnReportLayout()
-	if !l.ok {
-		t.Fatal("the report format no longer splits per field; the page falls back to one block")
-	}
-	var want []string
-	for _, n := range disclosure.ReportFieldNames() {
-		if n != "title" {
-			want = append(want, n)
-		}
-	}
-	if !slices.Equal(l.order, want) {
-		t.Errorf("order %v, want %v", l.order, want)
-	}
+// disclosureTestdata holds the one copy of the golden reports (the
+// console's own goldens are the HTML renderings of them).
+const disclosureTestdata = "../../disclosure/testdata"
+
+func TestFieldLabels(t *testing.T) {
 	// The labels are the policy's section IV headings.
-	for name, h := range map[string]string{"summary": "Headline summary", "privacy_impact": "Privacy impact assessment", "user_actions": "What users should do"} {
-		if got := l.fieldLabel(name); got != h {
+	for name, h := range map[string]string{"title": "Title", "summary": "Headline summary",
+		"privacy_impact": "Privacy impact assessment", "user_actions": "What users should do"} {
+		if got := fieldLabel(name); got != h {
 			t.Errorf("label of %s = %q, want %q", name, got, h)
 		}
 	}
-	if l.fieldLabel("title") != "Title" {
-		t.Error("title label")
-	}
 }
 
-// TestReportSplitIsExact: the chunks the page renders concatenate to
-// exactly RenderMarkdown's output, even when human text looks like the
-// report's own headings.
-func TestReportSplitIsExact(t *testing.T) {
-	l := learnReportLayout()
+// TestReportChunksFromModel: the page's chunks come from the report model,
+// one per field section in report order, each starting with its own
+// heading, and concatenate to exactly report.md, even when human text
+// looks like the report's own headings.
+func TestReportChunksFromModel(t *testing.T) {
 	e := newEnv(t, nil)
 	e.apply(gatewayAnomaly("exit_gateways", t0, 1400, 3), t0.Add(2*time.Minute))
 	id := e.idOf(disclosure.StateDraft)
@@ -47,6 +36,12 @@ func TestReportSplitIsExact(t *testing.T) {
 		"summary":    "Gateways failed.\n\n## Timeline\n\n## Root cause\n\nNot really headings of the report.",
 		"timeline":   "- 10:00 first failures\n\n## Root cause",
 		"root_cause": "",
+	}
+	var want []string
+	for _, n := range disclosure.ReportFieldNames() {
+		if n != "title" {
+			want = append(want, n)
+		}
 	}
 	for _, changes := range []map[string]string{nil, tricky} {
 		if changes != nil {
@@ -59,17 +54,22 @@ func TestReportSplitIsExact(t *testing.T) {
 			}
 		}
 		inc := e.get(id)
-		md := disclosure.RenderMarkdown(inc)
-		parts, ok := l.split(md, inc)
-		if !ok {
-			t.Fatalf("split failed for\n%s", md)
+		md, fields, parts := reportChunks(inc)
+		if md != disclosure.RenderMarkdown(inc) {
+			t.Fatal("the page's Markdown is not report.md")
 		}
 		if strings.Join(parts, "") != md {
 			t.Fatal("chunks do not concatenate to the report")
 		}
-		for k, name := range l.order {
+		if fields[0] != "" || !strings.HasPrefix(parts[0], "# ") || !strings.Contains(parts[0], "## "+disclosure.StillToFill) {
+			t.Errorf("preface chunk %q: %q", fields[0], parts[0])
+		}
+		if !slices.Equal(fields[1:], want) {
+			t.Fatalf("chunk fields %v, want %v", fields[1:], want)
+		}
+		for k, name := range fields[1:] {
 			part := parts[k+1]
-			if !strings.HasPrefix(part, "\n## "+l.headings[name]+"\n\n") {
+			if !strings.HasPrefix(part, "\n## "+fieldLabel(name)+"\n\n") {
 				t.Errorf("chunk of %s starts %q", name, part[:min(len(part), 40)])
 			}
 			if v := strings.TrimSpace(fieldValue(inc, name)); !strings.Contains(part, v) {
@@ -80,17 +80,26 @@ func TestReportSplitIsExact(t *testing.T) {
 		if changes != nil && !strings.Contains(parts[1], "Not really headings") {
 			t.Errorf("summary chunk: %q", parts[1])
 		}
+		// Rendered chunk by chunk, the page shows what rendering the whole
+		// report shows (the console's golden HTML is the whole rendering).
+		_, chunks := renderReport(inc)
+		var html strings.Builder
+		for _, c := range chunks {
+			html.WriteString(string(c.HTML))
+		}
+		if whole := string(renderMarkdown(md, reportHeadingShift)); html.String() != whole {
+			t.Errorf("chunked rendering differs from the whole report's:\n%s\n--- whole\n%s", html.String(), whole)
+		}
 	}
 }
 
-func TestReportSplitFallsBack(t *testing.T) {
-	inc := &disclosure.Incident{ID: "INC-1", Title: "t", Class: detector.ClassOperational}
-	if _, ok := (reportLayout{}).split(disclosure.RenderMarkdown(inc), inc); ok {
-		t.Error("an unknown layout split")
-	}
-	md, chunks, split := (reportLayout{}).renderReport(inc)
-	if split || len(chunks) != 1 || md != disclosure.RenderMarkdown(inc) || !strings.Contains(string(chunks[0].HTML), "<h3>t</h3>") {
-		t.Errorf("fallback: split %v, %d chunks", split, len(chunks))
+// TestFieldValue reads every field through the model's accessor.
+func TestFieldValue(t *testing.T) {
+	inc := &disclosure.Incident{Title: "T", Report: disclosure.Report{Summary: "S", UserActions: "U"}}
+	for name, want := range map[string]string{"title": "T", "summary": "S", "user_actions": "U", "timeline": "", "no_such_field": ""} {
+		if got := fieldValue(inc, name); got != want {
+			t.Errorf("fieldValue(%s) = %q, want %q", name, got, want)
+		}
 	}
 }
 

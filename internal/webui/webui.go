@@ -112,7 +112,6 @@ type UI struct {
 	pages        map[string]*template.Template
 	static       fs.FS
 	staticSum    map[string]string // file name → short content hash, for cache busting
-	layout       reportLayout
 	metrics      *metrics
 	mux          *http.ServeMux
 	maint        *disclosure.Maintenance
@@ -174,7 +173,6 @@ func New(opts Options) (*UI, error) {
 	if u.pages, err = u.parseTemplates(); err != nil {
 		return nil, err
 	}
-	u.layout = learnReportLayout()
 	if u.metrics, err = newMetrics(opts.Registerer, u.sessions); err != nil {
 		return nil, err
 	}
