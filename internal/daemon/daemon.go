@@ -26,6 +26,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/alertwebhook"
 	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
@@ -758,7 +759,7 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 	}
 	d.cluster.Register(mux)
 	d.ui.Register(mux)
-	mux.Handle("/api/v1/alertmanager", detector.NewWebhookHandler(detector.WebhookOptions{
+	mux.Handle("/api/v1/alertmanager", alertwebhook.NewHandler(alertwebhook.Options{
 		Token:        []byte(cfg.Auth.WebhookToken),
 		Sink:         d.storeAlerts,
 		Classify:     classifier(cfg),
