@@ -152,12 +152,12 @@ func hasLifecycle(s State) bool {
 func (s *Service) startLifecycle(ctx context.Context, tx conn, id string, actor Actor, now time.Time) error {
 	for i, name := range s.channels {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_channels (incident_id, name, position)
-			VALUES (?, ?, ?) ON CONFLICT (incident_id, name) DO NOTHING`, id, name, i); err != nil {
+			VALUES ($1, $2, $3) ON CONFLICT (incident_id, name) DO NOTHING`, id, name, i); err != nil {
 			return fmt.Errorf("create channels of %s: %w", id, err)
 		}
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = ?", id).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = $1", id).Scan(&n); err != nil {
 		return fmt.Errorf("count follow-ups of %s: %w", id, err)
 	}
 	if n > 0 {
@@ -169,7 +169,7 @@ func (s *Service) startLifecycle(ctx context.Context, tx conn, id string, actor 
 			due = now.Add(f.due)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_followups (incident_id, seq, title, phase, due_at,
-			created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			id, i+1, f.title, f.phase, store.NullMillis(due), store.Millis(now), actor.Name); err != nil {
 			return fmt.Errorf("create follow-ups of %s: %w", id, err)
 		}
@@ -213,8 +213,8 @@ func (s *Service) SetChannel(ctx context.Context, id, channel string, done bool,
 		if done {
 			doneAt, doneBy = store.Millis(now), actor.Name
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE incident_channels SET done_at = ?, done_by = ?, note = ?
-			WHERE incident_id = ? AND name = ?`, doneAt, doneBy, note, id, channel)
+		res, err := tx.ExecContext(ctx, `UPDATE incident_channels SET done_at = $1, done_by = $2, note = $3
+			WHERE incident_id = $4 AND name = $5`, doneAt, doneBy, note, id, channel)
 		if err != nil {
 			return fmt.Errorf("tick channel of %s: %w", id, err)
 		}
@@ -255,7 +255,7 @@ func (s *Service) SetFollowUp(ctx context.Context, id string, seq int, done bool
 			doneAt any
 			doneBy any
 		)
-		err = tx.QueryRowContext(ctx, "SELECT title, last_paged_at FROM incident_followups WHERE incident_id = ? AND seq = ?", id, seq).Scan(&title, &paged)
+		err = tx.QueryRowContext(ctx, "SELECT title, last_paged_at FROM incident_followups WHERE incident_id = $1 AND seq = $2", id, seq).Scan(&title, &paged)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &NotFoundError{What: fmt.Sprintf("follow-up %d of incident %s", seq, id)}
 		}
@@ -265,8 +265,8 @@ func (s *Service) SetFollowUp(ctx context.Context, id string, seq int, done bool
 		if done {
 			doneAt, doneBy = store.Millis(now), actor.Name
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incident_followups SET done_at = ?, done_by = ?, note = ?
-			WHERE incident_id = ? AND seq = ?`, doneAt, doneBy, note, id, seq); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incident_followups SET done_at = $1, done_by = $2, note = $3
+			WHERE incident_id = $4 AND seq = $5`, doneAt, doneBy, note, id, seq); err != nil {
 			return fmt.Errorf("mark follow-up of %s: %w", id, err)
 		}
 		if err := writeAudit(ctx, tx, id, now, actor, "follow_up_updated", map[string]any{"seq": seq, "title": title, "done": done, "note": note}); err != nil {
@@ -304,11 +304,11 @@ func (s *Service) AddFollowUp(ctx context.Context, id, title string, due time.Ti
 			return err
 		}
 		var seq int
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_followups WHERE incident_id = ?", id).Scan(&seq); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_followups WHERE incident_id = $1", id).Scan(&seq); err != nil {
 			return fmt.Errorf("add follow-up to %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_followups (incident_id, seq, title, phase, due_at,
-			created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			id, seq, title, "custom", store.NullMillis(due), store.Millis(now), actor.Name); err != nil {
 			return fmt.Errorf("add follow-up to %s: %w", id, err)
 		}
@@ -351,11 +351,11 @@ func (s *Service) AddReporter(ctx context.Context, id string, r NewReporter, act
 			return err
 		}
 		var seq int
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_reporters WHERE incident_id = ?", id).Scan(&seq); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_reporters WHERE incident_id = $1", id).Scan(&seq); err != nil {
 			return fmt.Errorf("add reporter to %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_reporters (incident_id, seq, name, channel, reported_at,
-			link, added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			link, added_at, added_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			id, seq, r.Name, r.Channel, store.Millis(r.ReportedAt), r.Link, store.Millis(now), actor.Name); err != nil {
 			return fmt.Errorf("add reporter to %s: %w", id, err)
 		}
@@ -388,7 +388,7 @@ func (s *Service) Close(ctx context.Context, id string, actor Actor, now time.Ti
 			return &ConflictError{ID: id, State: row.State, Action: "close", Hint: "only a resolved incident can be closed"}
 		}
 		var open int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = ? AND done_at IS NULL", id).Scan(&open); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = $1 AND done_at IS NULL", id).Scan(&open); err != nil {
 			return fmt.Errorf("close %s: %w", id, err)
 		}
 		return s.markClosed(ctx, tx, row, actor, now, map[string]any{"open_follow_ups": open})
@@ -408,7 +408,7 @@ func (s *Service) Close(ctx context.Context, id string, actor Actor, now time.Ti
 func (s *Service) closeIfDone(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time) error {
 	var all, open int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN done_at IS NULL AND due_at IS NOT NULL THEN 1 ELSE 0 END), 0)
-		FROM incident_followups WHERE incident_id = ?`, row.ID).Scan(&all, &open); err != nil {
+		FROM incident_followups WHERE incident_id = $1`, row.ID).Scan(&all, &open); err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
 	if all == 0 || open > 0 {
@@ -418,7 +418,7 @@ func (s *Service) closeIfDone(ctx context.Context, tx conn, row *incidentRow, ac
 }
 
 func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time, detail map[string]any) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE incidents SET closed_at = ?, updated_at = ? WHERE id = ?",
+	if _, err := tx.ExecContext(ctx, "UPDATE incidents SET closed_at = $1, updated_at = $2 WHERE id = $3",
 		store.Millis(now), store.Millis(now), row.ID); err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
@@ -430,7 +430,7 @@ func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, act
 	// A closed incident's follow-ups are no longer paged: end the alerts
 	// of those that were.
 	rows, err := tx.QueryContext(ctx, `SELECT seq, title FROM incident_followups
-		WHERE incident_id = ? AND done_at IS NULL AND last_paged_at IS NOT NULL ORDER BY seq`, row.ID)
+		WHERE incident_id = $1 AND done_at IS NULL AND last_paged_at IS NOT NULL ORDER BY seq`, row.ID)
 	if err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
@@ -508,8 +508,8 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 		tx := writeConn(s.db, sqlTx)
 		rows, err := tx.QueryContext(ctx, `SELECT f.incident_id, f.seq, f.title, f.due_at FROM incident_followups f
 			JOIN incidents i ON i.id = f.incident_id
-			WHERE f.done_at IS NULL AND f.due_at IS NOT NULL AND f.due_at <= ?
-			AND (f.last_paged_at IS NULL OR f.last_paged_at <= ?)
+			WHERE f.done_at IS NULL AND f.due_at IS NOT NULL AND f.due_at <= $1
+			AND (f.last_paged_at IS NULL OR f.last_paged_at <= $2)
 			AND i.state IN ('confirmed', 'resolved') AND i.closed_at IS NULL
 			ORDER BY f.due_at, f.incident_id, f.seq`, store.Millis(now), store.Millis(now.Add(-followUpRepage)))
 		if err != nil {
@@ -542,7 +542,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 			if err := s.pageFollowUp(ctx, tx, row, d.f, false, now); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE incident_followups SET last_paged_at = ? WHERE incident_id = ? AND seq = ?",
+			if _, err := tx.ExecContext(ctx, "UPDATE incident_followups SET last_paged_at = $1 WHERE incident_id = $2 AND seq = $3",
 				store.Millis(now), d.id, d.f.Seq); err != nil {
 				return fmt.Errorf("overdue follow-ups: %w", err)
 			}
@@ -558,7 +558,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 // now decides which follow-ups are overdue.
 func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) error {
 	rows, err := q.QueryContext(ctx, `SELECT name, done_at, done_by, note FROM incident_channels
-		WHERE incident_id = ? ORDER BY position, name`, inc.ID)
+		WHERE incident_id = $1 ORDER BY position, name`, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load channels of %s: %w", inc.ID, err)
 	}
@@ -579,7 +579,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 		return fmt.Errorf("load channels of %s: %w", inc.ID, err)
 	}
 	rows, err = q.QueryContext(ctx, `SELECT seq, title, phase, due_at, created_at, created_by, done_at, done_by, note
-		FROM incident_followups WHERE incident_id = ? ORDER BY seq`, inc.ID)
+		FROM incident_followups WHERE incident_id = $1 ORDER BY seq`, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 	}
@@ -602,7 +602,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 		return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 	}
 	rows, err = q.QueryContext(ctx, `SELECT seq, name, channel, reported_at, link, added_at, added_by
-		FROM incident_reporters WHERE incident_id = ? ORDER BY reported_at, seq`, inc.ID)
+		FROM incident_reporters WHERE incident_id = $1 ORDER BY reported_at, seq`, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load reporters of %s: %w", inc.ID, err)
 	}

@@ -303,7 +303,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT fingerprint, payload FROM page_outbox
-		WHERE id IN (SELECT max(id) FROM page_outbox WHERE incident_id = ? AND resolved = 0 GROUP BY fingerprint)`, s.IncidentID)
+		WHERE id IN (SELECT max(id) FROM page_outbox WHERE incident_id = $1 AND resolved = 0 GROUP BY fingerprint)`, s.IncidentID)
 	if err != nil {
 		return fmt.Errorf("outbox: end %s: %w", s.IncidentID, err)
 	}
@@ -349,15 +349,15 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 	}
 	const cols = `page_key, pager, pager_kind, incident_id, fingerprint, resolved, payload, next_attempt_ms, created_ms, round`
 	firing, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		SELECT ?, ?, ?, ?, ?, 0, ?, ?, ?, ?
-		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = ? AND pager = ? AND resolved = 1 AND round = ?)
+		SELECT $1, $2, $3, $4, $5, 0, $6, $7, $8, $9
+		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = $10 AND pager = $11 AND resolved = 1 AND round = $12)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer firing.Close()
 	ending, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
@@ -374,7 +374,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 		last_error = (SELECT o.last_error `+prior+`),
 		next_attempt_ms = CASE WHEN (SELECT o.next_attempt_ms `+prior+`) > n.next_attempt_ms
 			THEN (SELECT o.next_attempt_ms `+prior+`) ELSE n.next_attempt_ms END
-		WHERE n.page_key = ? AND n.pager = ? AND n.attempts = 0 AND n.done_ms IS NULL
+		WHERE n.page_key = $1 AND n.pager = $2 AND n.attempts = 0 AND n.done_ms IS NULL
 		AND EXISTS (SELECT 1 `+prior+`)`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
@@ -440,7 +440,7 @@ func (o *Outbox) Tick(ctx context.Context, now time.Time) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.deliver(ctx, now))
-	if _, err := o.w.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < ?`,
+	if _, err := o.w.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < $1`,
 		store.Millis(now.Add(-o.opts.Retention))); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: prune: %w", err))
 	}
@@ -501,7 +501,7 @@ const outboxSupersededSQL = `r.done_ms IS NULL AND ((r.resolved = 0 AND (
 		AND l.fingerprint = r.fingerprint AND l.round > r.round))`
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
-	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
+	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = $1, outcome = 'superseded'
 		WHERE `+outboxSupersededSQL+` RETURNING pager_kind`, store.Millis(now))
 	if err != nil {
 		return fmt.Errorf("outbox: supersede: %w", err)
@@ -522,8 +522,8 @@ func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 
 // expire gives up rows older than MaxAge, loudly.
 func (o *Outbox) expire(ctx context.Context, now time.Time) error {
-	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = 'expired'
-		WHERE done_ms IS NULL AND created_ms <= ?
+	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox SET done_ms = $1, outcome = 'expired'
+		WHERE done_ms IS NULL AND created_ms <= $2
 		RETURNING page_key, pager, pager_kind, attempts, coalesce(last_error, '')`,
 		store.Millis(now), store.Millis(now.Add(-o.opts.MaxAge)))
 	if err != nil {
@@ -579,8 +579,8 @@ func (o *Outbox) deliver(ctx context.Context, now time.Time) error {
 // (outboxMaxUnreachable network or timeout failures in a row).
 func (o *Outbox) deliverPager(ctx context.Context, pg outboxPager, now time.Time) error {
 	rows, err := o.r.QueryContext(ctx, `SELECT id, page_key, incident_id, resolved, payload, attempts
-		FROM page_outbox WHERE pager = ? AND done_ms IS NULL AND next_attempt_ms <= ?
-		ORDER BY id LIMIT ?`, pg.name, store.Millis(now), o.opts.BatchSize)
+		FROM page_outbox WHERE pager = $1 AND done_ms IS NULL AND next_attempt_ms <= $2
+		ORDER BY id LIMIT $3`, pg.name, store.Millis(now), o.opts.BatchSize)
 	if err != nil {
 		return fmt.Errorf("outbox: due pages for %s: %w", pg.name, err)
 	}
@@ -641,8 +641,8 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	{
 		// Ended, re-sent or paged in a later round since this tick's
 		// supersede pass?
-		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
-			WHERE r.id = ? AND `+outboxSupersededSQL, ms, r.id)
+		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = $1, outcome = 'superseded'
+			WHERE r.id = $2 AND `+outboxSupersededSQL, ms, r.id)
 		if err != nil {
 			return false, fmt.Errorf("outbox: supersede %s: %w", r.key, err)
 		}
@@ -696,8 +696,8 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	next := now.Add(delay)
 	o.log.Warn("page delivery failed; will retry",
 		"page", r.key, "pager", pg.name, "reason", pe.Reason, "attempts", r.attempts+1, "retry_in", delay, "err", pe.Error())
-	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_ms = ?
-		WHERE id = ? AND done_ms IS NULL`, pe.Error(), store.Millis(next), r.id); err != nil {
+	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = $1, next_attempt_ms = $2
+		WHERE id = $3 AND done_ms IS NULL`, pe.Error(), store.Millis(next), r.id); err != nil {
 		return down, fmt.Errorf("outbox: record failure of %s: %w", r.key, err)
 	}
 	return down, nil
@@ -712,8 +712,8 @@ func (o *Outbox) finish(ctx context.Context, id int64, outcome string, ms int64,
 	if outcome == "delivered" {
 		delivered = ms
 	}
-	_, err := o.w.ExecContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = ?, delivered_ms = ?,
-		attempts = attempts + 1, last_error = coalesce(?, last_error) WHERE id = ? AND done_ms IS NULL`,
+	_, err := o.w.ExecContext(ctx, `UPDATE page_outbox SET done_ms = $1, outcome = $2, delivered_ms = $3,
+		attempts = attempts + 1, last_error = coalesce($4, last_error) WHERE id = $5 AND done_ms IS NULL`,
 		ms, outcome, delivered, le, id)
 	if err != nil {
 		return fmt.Errorf("outbox: mark page %s: %w", outcome, err)

@@ -81,8 +81,8 @@ func loadRelated(ctx context.Context, q conn, inc *Incident, now time.Time) ([]R
 	}
 	rows, err := q.QueryContext(ctx, `SELECT id, COALESCE(report_title, title), class, state, component, architecture,
 		first_seen, resolved_at, affected, superseded_by
-		FROM incidents WHERE id <> ? AND first_seen <= ? AND (resolved_at IS NULL OR resolved_at >= ?)
-		ORDER BY first_seen, id LIMIT ?`,
+		FROM incidents WHERE id <> $1 AND first_seen <= $2 AND (resolved_at IS NULL OR resolved_at >= $3)
+		ORDER BY first_seen, id LIMIT $4`,
 		inc.ID, store.Millis(end), store.Millis(inc.FirstSeen), maxRelated)
 	if err != nil {
 		return nil, fmt.Errorf("concurrent incidents of %s: %w", inc.ID, err)

@@ -47,7 +47,7 @@ func (s *DirectoryStore) Save(ctx context.Context, d Directory) error {
 	}
 	_, err = s.db.W.ExecContext(ctx, `
 INSERT INTO directory_snapshot (id, format, fetched_ms, saved_ms, source, node_count, body)
-VALUES (1, ?, ?, ?, ?, ?, ?)
+VALUES (1, $1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE SET
     format = excluded.format, fetched_ms = excluded.fetched_ms, saved_ms = excluded.saved_ms,
     source = excluded.source, node_count = excluded.node_count, body = excluded.body

@@ -94,7 +94,7 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 		return fmt.Errorf("encode pending anomalies: %w", err)
 	}
 	return db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
 			pendingKey, b, store.Millis(now))
 		if err != nil {
@@ -106,7 +106,7 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 
 func loadPending(ctx context.Context, db *store.DB) ([]detector.Anomaly, error) {
 	var b []byte
-	err := db.R.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, pendingKey).Scan(&b)
+	err := db.R.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = $1`, pendingKey).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

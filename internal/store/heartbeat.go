@@ -22,7 +22,7 @@ func (db *DB) ProbeWrite(ctx context.Context, at time.Time) error {
 	}
 	ms := Millis(at)
 	_, err := db.W.ExecContext(ctx,
-		`INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?)
+		`INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)
 		 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
 		heartbeatKey, []byte(fmt.Sprint(ms)), ms)
 	if err != nil {

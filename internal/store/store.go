@@ -9,8 +9,8 @@
 // holds only what several instances must agree on: incidents and the page
 // outbox. It is migrated the same way (embedded files, versions in
 // schema_migrations, applied in one transaction under an advisory lock).
-// Both are a *DB, so callers keep one shape: queries are written with ?
-// placeholders and passed through DB.Rebind.
+// Both are a *DB, so callers keep one shape: queries are written once with
+// $1, $2, … placeholders, which both drivers bind.
 package store
 
 import (
@@ -140,9 +140,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Dialect says which SQL the database speaks.
 func (db *DB) Dialect() Dialect { return db.dialect }
-
-// Rebind rewrites a query written with ? placeholders for this database.
-func (db *DB) Rebind(q string) string { return db.dialect.Rebind(q) }
 
 // Close closes both pools, ends the session locks' connections (releasing
 // the locks) and releases the lock file.
