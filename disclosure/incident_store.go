@@ -11,6 +11,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Store reads incidents from the database (SQLite, or the shared PostgreSQL
@@ -127,12 +128,12 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 		return nil, fmt.Errorf("incident %s: affected: %w", r.ID, err)
 	}
 	r.LastHealthy = store.FromNullMillis(lastHealthy)
-	r.FirstSeen = store.FromMillis(firstSeen)
-	r.DetectedAt = store.FromMillis(detected)
+	r.FirstSeen = unixms.Time(firstSeen)
+	r.DetectedAt = unixms.Time(detected)
 	r.AcknowledgedAt = store.FromNullMillis(acked)
 	r.ResolvedAt = store.FromNullMillis(resolved)
-	r.CreatedAt = store.FromMillis(created)
-	r.UpdatedAt = store.FromMillis(updated)
+	r.CreatedAt = unixms.Time(created)
+	r.UpdatedAt = unixms.Time(updated)
 	r.DismissReason = dismiss.String
 	r.SupersededBy = superseded.String
 	r.PagingSince = store.FromNullMillis(pagingSince)
@@ -187,7 +188,7 @@ func scanMember(sc scanner) (*member, error) {
 	if err := json.Unmarshal([]byte(m.raw), &m.a); err != nil {
 		return nil, fmt.Errorf("anomaly %s: %w", id, err)
 	}
-	m.joinedAt = store.FromMillis(joined)
+	m.joinedAt = unixms.Time(joined)
 	m.disclosableAt = store.FromNullMillis(disclosable)
 	return &m, nil
 }
@@ -251,7 +252,7 @@ func scanAudit(rows *sql.Rows) ([]AuditEntry, error) {
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.RemoteAddr, &e.Action, &detail); err != nil {
 			return nil, err
 		}
-		e.At = store.FromMillis(at)
+		e.At = unixms.Time(at)
 		e.Detail = json.RawMessage(detail)
 		out = append(out, e)
 	}

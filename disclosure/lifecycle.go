@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // The incident's life after "confirm" (issue 12.2-12.4, docs/follow-ups.md):
@@ -170,7 +171,7 @@ func (s *Service) startLifecycle(ctx context.Context, tx conn, id string, actor 
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_followups (incident_id, seq, title, phase, due_at,
 			created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			id, i+1, f.title, f.phase, store.NullMillis(due), store.Millis(now), actor.Name); err != nil {
+			id, i+1, f.title, f.phase, store.NullMillis(due), unixms.From(now), actor.Name); err != nil {
 			return fmt.Errorf("create follow-ups of %s: %w", id, err)
 		}
 	}
@@ -211,7 +212,7 @@ func (s *Service) SetChannel(ctx context.Context, id, channel string, done bool,
 		}
 		var doneAt, doneBy any
 		if done {
-			doneAt, doneBy = store.Millis(now), actor.Name
+			doneAt, doneBy = unixms.From(now), actor.Name
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE incident_channels SET done_at = $1, done_by = $2, note = $3
 			WHERE incident_id = $4 AND name = $5`, doneAt, doneBy, note, id, channel)
@@ -263,7 +264,7 @@ func (s *Service) SetFollowUp(ctx context.Context, id string, seq int, done bool
 			return fmt.Errorf("read follow-up of %s: %w", id, err)
 		}
 		if done {
-			doneAt, doneBy = store.Millis(now), actor.Name
+			doneAt, doneBy = unixms.From(now), actor.Name
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE incident_followups SET done_at = $1, done_by = $2, note = $3
 			WHERE incident_id = $4 AND seq = $5`, doneAt, doneBy, note, id, seq); err != nil {
@@ -309,7 +310,7 @@ func (s *Service) AddFollowUp(ctx context.Context, id, title string, due time.Ti
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_followups (incident_id, seq, title, phase, due_at,
 			created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			id, seq, title, "custom", store.NullMillis(due), store.Millis(now), actor.Name); err != nil {
+			id, seq, title, "custom", store.NullMillis(due), unixms.From(now), actor.Name); err != nil {
 			return fmt.Errorf("add follow-up to %s: %w", id, err)
 		}
 		detail := map[string]any{"seq": seq, "title": title}
@@ -356,7 +357,7 @@ func (s *Service) AddReporter(ctx context.Context, id string, r NewReporter, act
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_reporters (incident_id, seq, name, channel, reported_at,
 			link, added_at, added_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			id, seq, r.Name, r.Channel, store.Millis(r.ReportedAt), r.Link, store.Millis(now), actor.Name); err != nil {
+			id, seq, r.Name, r.Channel, unixms.From(r.ReportedAt), r.Link, unixms.From(now), actor.Name); err != nil {
 			return fmt.Errorf("add reporter to %s: %w", id, err)
 		}
 		return writeAudit(ctx, tx, id, now, actor, "reporter_added", map[string]any{
@@ -419,7 +420,7 @@ func (s *Service) closeIfDone(ctx context.Context, tx conn, row *incidentRow, ac
 
 func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time, detail map[string]any) error {
 	if _, err := tx.ExecContext(ctx, "UPDATE incidents SET closed_at = $1, updated_at = $2 WHERE id = $3",
-		store.Millis(now), store.Millis(now), row.ID); err != nil {
+		unixms.From(now), unixms.From(now), row.ID); err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
 	detail["from"], detail["to"] = row.State, StateClosed
@@ -486,7 +487,7 @@ func (s *Service) pageFollowUp(ctx context.Context, tx conn, row *incidentRow, f
 		CreatedAt: now,
 	}
 	if end {
-		p.Key = fmt.Sprintf("%s/followup/%s/end/%d", row.ID, seq, store.Millis(now))
+		p.Key = fmt.Sprintf("%s/followup/%s/end/%d", row.ID, seq, unixms.From(now))
 		p.Resolved = true
 		p.EndsAt = now
 		p.StartsAt = now
@@ -511,7 +512,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 			WHERE f.done_at IS NULL AND f.due_at IS NOT NULL AND f.due_at <= $1
 			AND (f.last_paged_at IS NULL OR f.last_paged_at <= $2)
 			AND i.state IN ('confirmed', 'resolved') AND i.closed_at IS NULL
-			ORDER BY f.due_at, f.incident_id, f.seq`, store.Millis(now), store.Millis(now.Add(-followUpRepage)))
+			ORDER BY f.due_at, f.incident_id, f.seq`, unixms.From(now), unixms.From(now.Add(-followUpRepage)))
 		if err != nil {
 			return fmt.Errorf("overdue follow-ups: %w", err)
 		}
@@ -527,7 +528,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 				rows.Close()
 				return fmt.Errorf("overdue follow-ups: %w", err)
 			}
-			d.f.DueAt = store.FromMillis(at)
+			d.f.DueAt = unixms.Time(at)
 			dues = append(dues, d)
 		}
 		rows.Close()
@@ -543,7 +544,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE incident_followups SET last_paged_at = $1 WHERE incident_id = $2 AND seq = $3",
-				store.Millis(now), d.id, d.f.Seq); err != nil {
+				unixms.From(now), d.id, d.f.Seq); err != nil {
 				return fmt.Errorf("overdue follow-ups: %w", err)
 			}
 			s.log.Info("follow-up overdue, paged", "incident", d.id, "followup", d.f.Seq, "due_at", FormatTime(d.f.DueAt))
@@ -593,7 +594,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 			rows.Close()
 			return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 		}
-		f.DueAt, f.CreatedAt, f.DoneAt, f.DoneBy = store.FromNullMillis(due), store.FromMillis(created), store.FromNullMillis(done), by.String
+		f.DueAt, f.CreatedAt, f.DoneAt, f.DoneBy = store.FromNullMillis(due), unixms.Time(created), store.FromNullMillis(done), by.String
 		f.Overdue = f.overdueAt(now)
 		inc.FollowUps = append(inc.FollowUps, f)
 	}
@@ -614,7 +615,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 		if err := rows.Scan(&r.Seq, &r.Name, &r.Channel, &at, &r.Link, &added, &r.AddedBy); err != nil {
 			return fmt.Errorf("load reporters of %s: %w", inc.ID, err)
 		}
-		r.ReportedAt, r.AddedAt = store.FromMillis(at), store.FromMillis(added)
+		r.ReportedAt, r.AddedAt = unixms.Time(at), unixms.Time(added)
 		inc.Reporters = append(inc.Reporters, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/nymwatch/nymwatch/internal/backoff"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // OutboxOptions configure paging. Zero values take the defaults.
@@ -380,7 +382,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer inherit.Close()
-	ms := store.Millis(now)
+	ms := unixms.From(now)
 	for _, p := range pages {
 		payload, err := json.Marshal(p)
 		if err != nil {
@@ -441,7 +443,7 @@ func (o *Outbox) Tick(ctx context.Context, now time.Time) error {
 	}
 	errs = append(errs, o.deliver(ctx, now))
 	if _, err := o.w.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < $1`,
-		store.Millis(now.Add(-o.opts.Retention))); err != nil {
+		unixms.From(now.Add(-o.opts.Retention))); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: prune: %w", err))
 	}
 	errs = append(errs, o.countQueued(ctx))
@@ -502,7 +504,7 @@ const outboxSupersededSQL = `r.done_ms IS NULL AND ((r.resolved = 0 AND (
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = $1, outcome = 'superseded'
-		WHERE `+outboxSupersededSQL+` RETURNING pager_kind`, store.Millis(now))
+		WHERE `+outboxSupersededSQL+` RETURNING pager_kind`, unixms.From(now))
 	if err != nil {
 		return fmt.Errorf("outbox: supersede: %w", err)
 	}
@@ -525,7 +527,7 @@ func (o *Outbox) expire(ctx context.Context, now time.Time) error {
 	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox SET done_ms = $1, outcome = 'expired'
 		WHERE done_ms IS NULL AND created_ms <= $2
 		RETURNING page_key, pager, pager_kind, attempts, coalesce(last_error, '')`,
-		store.Millis(now), store.Millis(now.Add(-o.opts.MaxAge)))
+		unixms.From(now), unixms.From(now.Add(-o.opts.MaxAge)))
 	if err != nil {
 		return fmt.Errorf("outbox: expire: %w", err)
 	}
@@ -580,7 +582,7 @@ func (o *Outbox) deliver(ctx context.Context, now time.Time) error {
 func (o *Outbox) deliverPager(ctx context.Context, pg outboxPager, now time.Time) error {
 	rows, err := o.r.QueryContext(ctx, `SELECT id, page_key, incident_id, resolved, payload, attempts
 		FROM page_outbox WHERE pager = $1 AND done_ms IS NULL AND next_attempt_ms <= $2
-		ORDER BY id LIMIT $3`, pg.name, store.Millis(now), o.opts.BatchSize)
+		ORDER BY id LIMIT $3`, pg.name, unixms.From(now), o.opts.BatchSize)
 	if err != nil {
 		return fmt.Errorf("outbox: due pages for %s: %w", pg.name, err)
 	}
@@ -636,7 +638,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	// went out must be marked, or it goes out again after the restart.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	ms := store.Millis(now)
+	ms := unixms.From(now)
 
 	{
 		// Ended, re-sent or paged in a later round since this tick's
@@ -697,7 +699,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	o.log.Warn("page delivery failed; will retry",
 		"page", r.key, "pager", pg.name, "reason", pe.Reason, "attempts", r.attempts+1, "retry_in", delay, "err", pe.Error())
 	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = $1, next_attempt_ms = $2
-		WHERE id = $3 AND done_ms IS NULL`, pe.Error(), store.Millis(next), r.id); err != nil {
+		WHERE id = $3 AND done_ms IS NULL`, pe.Error(), unixms.From(next), r.id); err != nil {
 		return down, fmt.Errorf("outbox: record failure of %s: %w", r.key, err)
 	}
 	return down, nil
@@ -725,11 +727,7 @@ func (o *Outbox) finish(ctx context.Context, id int64, outcome string, ms int64,
 // Retry-After is honoured up to MaxBackoff, so a receiver cannot park pages
 // for an hour.
 func (o *Outbox) backoff(n int, retryAfter time.Duration) time.Duration {
-	d := o.opts.MinBackoff
-	for i := 1; i < n && d < o.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = o.jitter(min(d, o.opts.MaxBackoff))
+	d := o.jitter(backoff.Capped(o.opts.MinBackoff, o.opts.MaxBackoff, n))
 	if retryAfter > 0 {
 		d = max(d, min(retryAfter, o.opts.MaxBackoff))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // outboxTestDrafts is a DraftSource backed by a slice.
@@ -150,7 +151,7 @@ func (e *outboxTestEnv) rows() []outboxTestRow {
 		if err := rs.Scan(&r.key, &r.pager, &r.outcome, &r.lastErr, &r.attempts, &next, &created, &r.delivered); err != nil {
 			e.t.Fatal(err)
 		}
-		r.next, r.created = store.FromMillis(next), store.FromMillis(created)
+		r.next, r.created = unixms.Time(next), unixms.Time(created)
 		out = append(out, r)
 	}
 	if err := rs.Err(); err != nil {

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nymwatch/nymwatch/detector"
-	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Publication (issue 12.1). Confirming decides an incident is disclosed;
@@ -160,7 +160,7 @@ func loadFrozen(ctx context.Context, q conn, id string) (*Publication, error) {
 	if err := json.Unmarshal([]byte(raw), &f); err != nil {
 		return nil, fmt.Errorf("publication of %s: %w", id, err)
 	}
-	p.PublishedAt = store.FromMillis(at)
+	p.PublishedAt = unixms.Time(at)
 	p.Class, p.Architecture = detector.Class(class), detector.Architecture(archStr)
 	p.Title, p.FirstSeen, p.Components, p.Report = f.Title, time.Time(f.FirstSeen), f.Components, f.Report
 	return &p, nil
@@ -182,7 +182,7 @@ func loadUpdates(ctx context.Context, q conn, id string) ([]StatusUpdate, error)
 		if err := rows.Scan(&u.Seq, &at, &u.Status, &u.Body, &u.CreatedBy); err != nil {
 			return nil, fmt.Errorf("load updates of %s: %w", id, err)
 		}
-		u.At = store.FromMillis(at)
+		u.At = unixms.Time(at)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
@@ -253,12 +253,12 @@ func (s *Service) Publish(ctx context.Context, id string, in UpdateInput, actor 
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_publications (incident_id, version, published_at,
 			published_by, class, architecture, report, markdown) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)`,
-			id, store.Millis(now), actor.Name, string(row.Class), string(row.Architecture), string(frozen),
+			id, unixms.From(now), actor.Name, string(row.Class), string(row.Architecture), string(frozen),
 			RenderMarkdown(inc)); err != nil {
 			return fmt.Errorf("publish %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET published_at = $1, updated_at = $2 WHERE id = $3`,
-			store.Millis(now), store.Millis(now), id); err != nil {
+			unixms.From(now), unixms.From(now), id); err != nil {
 			return fmt.Errorf("publish %s: %w", id, err)
 		}
 		if in.Status == "" {
@@ -303,7 +303,7 @@ func (s *Service) AddUpdate(ctx context.Context, id string, in UpdateInput, acto
 		if err := insertUpdate(ctx, tx, id, in, actor, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET updated_at = $1 WHERE id = $2`, store.Millis(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET updated_at = $1 WHERE id = $2`, unixms.From(now), id); err != nil {
 			return fmt.Errorf("update %s: %w", id, err)
 		}
 		return writeAudit(ctx, tx, id, now, actor, "status_update", map[string]any{"status": in.Status, "body": in.Body})
@@ -317,7 +317,7 @@ func (s *Service) AddUpdate(ctx context.Context, id string, in UpdateInput, acto
 
 func insertUpdate(ctx context.Context, tx conn, id string, in UpdateInput, actor Actor, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_status_updates (incident_id, at, status, body, created_by)
-		VALUES ($1, $2, $3, $4, $5)`, id, store.Millis(now), string(in.Status), in.Body, actor.Name); err != nil {
+		VALUES ($1, $2, $3, $4, $5)`, id, unixms.From(now), string(in.Status), in.Body, actor.Name); err != nil {
 		return fmt.Errorf("add update to %s: %w", id, err)
 	}
 	return nil

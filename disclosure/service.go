@@ -18,6 +18,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // DefaultGroupingWindow is how close two anomalies' first_seen must be for
@@ -346,7 +347,7 @@ func (s *Service) promote(ctx context.Context, tx conn, row *incidentRow, old *m
 	if target != "" {
 		// Same event as an incident already drafted: one event, one page.
 		if _, err := tx.ExecContext(ctx, "UPDATE incidents SET superseded_by = $1, updated_at = $2 WHERE id = $3",
-			target, store.Millis(now), row.ID); err != nil {
+			target, unixms.From(now), row.ID); err != nil {
 			return fmt.Errorf("supersede %s: %w", row.ID, err)
 		}
 		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "promoted", map[string]any{
@@ -439,7 +440,7 @@ func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = $1, dismiss_reason = $2, resolved_at = $3, page_round = $4,
 		paging_since = $5, security_unacknowledged_since = $6, closed_at = NULL, updated_at = $7 WHERE id = $8`,
 		string(row.State), nullString(row.DismissReason), store.NullMillis(row.ResolvedAt), row.PageRound,
-		store.NullMillis(row.PagingSince), store.NullMillis(row.SecurityUnackSince), store.Millis(now), row.ID); err != nil {
+		store.NullMillis(row.PagingSince), store.NullMillis(row.SecurityUnackSince), unixms.From(now), row.ID); err != nil {
 		return fmt.Errorf("update incident %s: %w", row.ID, err)
 	}
 	inc := row.incident(nil, false)
@@ -574,7 +575,7 @@ func disclosableSince(a detector.Anomaly, fallback time.Time) time.Time {
 // row is locked: a human's concurrent dismiss or resolve on another
 // instance is waited for, and a row it took out of the window is skipped.
 func findGroupable(ctx context.Context, tx conn, arch detector.Architecture, firstSeen time.Time, window time.Duration, exclude string) (string, error) {
-	fs := store.Millis(firstSeen)
+	fs := unixms.From(firstSeen)
 	w := window.Milliseconds()
 	var id string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents
@@ -624,8 +625,8 @@ func insertRow(ctx context.Context, tx conn, r *incidentRow) error {
 		created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		r.ID, string(r.Class), string(r.State), r.Title, r.Component, marshalStrings(r.Components),
 		string(r.Architecture), r.Reason, marshalStrings(r.Affected), store.NullMillis(r.LastHealthy),
-		store.Millis(r.FirstSeen), store.Millis(r.DetectedAt), store.NullMillis(r.AcknowledgedAt),
-		store.NullMillis(r.ResolvedAt), store.Millis(r.CreatedAt), store.Millis(r.UpdatedAt))
+		unixms.From(r.FirstSeen), unixms.From(r.DetectedAt), store.NullMillis(r.AcknowledgedAt),
+		store.NullMillis(r.ResolvedAt), unixms.From(r.CreatedAt), unixms.From(r.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("insert incident %s: %w", r.ID, err)
 	}
@@ -637,8 +638,8 @@ func saveDerived(ctx context.Context, tx conn, r *incidentRow) error {
 		reason = $5, affected = $6, last_healthy = $7, first_seen = $8, detected_at = $9, resolved_at = $10,
 		updated_at = $11 WHERE id = $12`,
 		string(r.Class), r.State.stored(), r.Title, marshalStrings(r.Components), r.Reason,
-		marshalStrings(r.Affected), store.NullMillis(r.LastHealthy), store.Millis(r.FirstSeen),
-		store.Millis(r.DetectedAt), store.NullMillis(r.ResolvedAt), store.Millis(r.UpdatedAt), r.ID)
+		marshalStrings(r.Affected), store.NullMillis(r.LastHealthy), unixms.From(r.FirstSeen),
+		unixms.From(r.DetectedAt), store.NullMillis(r.ResolvedAt), unixms.From(r.UpdatedAt), r.ID)
 	if err != nil {
 		return fmt.Errorf("update incident %s: %w", r.ID, err)
 	}
@@ -648,8 +649,8 @@ func saveDerived(ctx context.Context, tx conn, r *incidentRow) error {
 func insertMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incident_anomalies (anomaly_id, incident_id, class, component,
 		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		a.ID, incidentID, string(a.Class), a.Component, store.Millis(a.FirstSeen), store.NullMillis(a.ResolvedAt),
-		store.NullMillis(disclosableAt), store.Millis(now), store.Millis(now), string(raw))
+		a.ID, incidentID, string(a.Class), a.Component, unixms.From(a.FirstSeen), store.NullMillis(a.ResolvedAt),
+		store.NullMillis(disclosableAt), unixms.From(now), unixms.From(now), string(raw))
 	if err != nil {
 		return fmt.Errorf("insert anomaly %s: %w", a.ID, err)
 	}
@@ -665,8 +666,8 @@ func updateMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, 
 		component = excluded.component, first_seen = excluded.first_seen, resolved_at = excluded.resolved_at,
 		disclosable_at = excluded.disclosable_at, joined_at = excluded.joined_at,
 		updated_at = excluded.updated_at, anomaly = excluded.anomaly`,
-		a.ID, incidentID, string(a.Class), a.Component, store.Millis(a.FirstSeen), store.NullMillis(a.ResolvedAt),
-		store.NullMillis(disclosableAt), store.Millis(joinedAt), store.Millis(now), string(raw))
+		a.ID, incidentID, string(a.Class), a.Component, unixms.From(a.FirstSeen), store.NullMillis(a.ResolvedAt),
+		store.NullMillis(disclosableAt), unixms.From(joinedAt), unixms.From(now), string(raw))
 	if err != nil {
 		return fmt.Errorf("update anomaly %s: %w", a.ID, err)
 	}
@@ -679,7 +680,7 @@ func writeAudit(ctx context.Context, tx conn, incidentID string, at time.Time, a
 		return fmt.Errorf("encode audit detail: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO incident_audit (incident_id, at, actor, remote_addr, action, detail)
-		VALUES ($1, $2, $3, $4, $5, $6)`, incidentID, store.Millis(at), actor.Name, actor.RemoteAddr, action, string(b))
+		VALUES ($1, $2, $3, $4, $5, $6)`, incidentID, unixms.From(at), actor.Name, actor.RemoteAddr, action, string(b))
 	if err != nil {
 		return fmt.Errorf("audit %s %s: %w", action, incidentID, err)
 	}
@@ -828,7 +829,7 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = $1, acknowledged_at = $2, resolved_at = $3,
 			dismiss_reason = $4, updated_at = $5 WHERE id = $6`,
 			string(row.State), store.NullMillis(row.AcknowledgedAt), store.NullMillis(row.ResolvedAt),
-			nullString(row.DismissReason), store.Millis(now), id); err != nil {
+			nullString(row.DismissReason), unixms.From(now), id); err != nil {
 			return fmt.Errorf("update incident %s: %w", id, err)
 		}
 		detail := map[string]any{"from": from, "to": to}
@@ -884,7 +885,7 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 func (s *Service) acknowledgeSecurity(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time) error {
 	since := row.SecurityUnackSince
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET security_unacknowledged_since = NULL, updated_at = $1 WHERE id = $2`,
-		store.Millis(now), row.ID); err != nil {
+		unixms.From(now), row.ID); err != nil {
 		return fmt.Errorf("update incident %s: %w", row.ID, err)
 	}
 	if err := writeAudit(ctx, tx, row.ID, now, actor, "security_acknowledged", map[string]any{
@@ -938,7 +939,7 @@ func (s *Service) Edit(ctx context.Context, id string, changes map[string]*strin
 		for _, f := range fields {
 			v := changes[f.name]
 			if _, err := tx.ExecContext(ctx, "UPDATE incidents SET "+f.column+" = $1, updated_at = $2 WHERE id = $3",
-				v, store.Millis(now), id); err != nil {
+				v, unixms.From(now), id); err != nil {
 				return fmt.Errorf("edit %s of %s: %w", f.name, id, err)
 			}
 		}

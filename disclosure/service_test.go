@@ -16,6 +16,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // incT0 has milliseconds on purpose: they must survive every round trip.
@@ -53,7 +54,7 @@ func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s Su
 		key += "/security" // a draft raised to security is paged again
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)",
-		key, []byte(s.State), store.Millis(now)); err != nil {
+		key, []byte(s.State), unixms.From(now)); err != nil {
 		return fmt.Errorf("fake pages: %w", err)
 	}
 	f.mu.Lock()

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
+
+	"github.com/nymwatch/nymwatch/internal/backoff"
 )
 
 // Defaults of the nym-api directory client and of nym-node ports (nym-api
@@ -203,7 +205,7 @@ func NewDirectoryClient(opts DirectoryClientOptions) (*DirectoryClient, error) {
 		RetryWaitMin: opts.RetryWaitMin,
 		RetryWaitMax: opts.RetryWaitMax,
 		CheckRetry:   retryablehttp.DefaultRetryPolicy,
-		Backoff:      dirCappedBackoff,
+		Backoff:      backoff.Retryable,
 		ErrorHandler: dirErrorHandler,
 	}
 	switch {
@@ -257,20 +259,6 @@ func dirParseBaseURL(raw string) (string, error) {
 		return "", errors.New("nym-api base URL: must not embed credentials")
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-// dirCappedBackoff is DefaultBackoff with the server's Retry-After capped at
-// max: uncapped, a "Retry-After: 3600" would park the refresh for an hour
-// (hashicorp/go-retryablehttp#247).
-func dirCappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	d := retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp)
-	if d > maxWait {
-		d = maxWait
-	}
-	if d < 0 {
-		d = minWait
-	}
-	return d
 }
 
 // dirRetriesExhausted carries the attempt count out of retryablehttp.

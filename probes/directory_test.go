@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/backoff"
 )
 
 // dtNymAPI is a fake nym-api serving the fixtures. Routes can be
@@ -581,14 +583,14 @@ func TestNewDirectoryClientValidatesBaseURL(t *testing.T) {
 
 func TestDirCappedBackoff(t *testing.T) {
 	resp := &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": []string{"3600"}}}
-	if d := dirCappedBackoff(time.Second, 15*time.Second, 0, resp); d != 15*time.Second {
+	if d := backoff.Retryable(time.Second, 15*time.Second, 0, resp); d != 15*time.Second {
 		t.Errorf("Retry-After 3600 gave %v, want capped 15s", d)
 	}
 	resp.Header.Set("Retry-After", "2")
-	if d := dirCappedBackoff(time.Second, 15*time.Second, 0, resp); d != 2*time.Second {
+	if d := backoff.Retryable(time.Second, 15*time.Second, 0, resp); d != 2*time.Second {
 		t.Errorf("Retry-After 2 gave %v, want 2s", d)
 	}
-	if d := dirCappedBackoff(time.Second, 15*time.Second, 10, nil); d != 15*time.Second {
+	if d := backoff.Retryable(time.Second, 15*time.Second, 10, nil); d != 15*time.Second {
 		t.Errorf("attempt 10 gave %v, want 15s", d)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // pendingKey holds, in the local store's kv table, the anomaly emissions
@@ -96,7 +97,7 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 	return db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
-			pendingKey, b, store.Millis(now))
+			pendingKey, b, unixms.From(now))
 		if err != nil {
 			return fmt.Errorf("save pending anomalies: %w", err)
 		}

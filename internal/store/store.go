@@ -33,6 +33,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 //go:embed migrations/*.sql
@@ -298,25 +300,20 @@ func migrate(ctx context.Context, w *sql.DB, fsys fs.FS) error {
 	return nil
 }
 
-// Millis converts t to UTC unix milliseconds, the storage format for every
-// timestamp (text times from the driver carry a monotonic suffix).
-func Millis(t time.Time) int64 { return t.UnixMilli() }
-
-// NullMillis is Millis, or SQL NULL for the zero time.
+// NullMillis is unixms.From, or SQL NULL for the zero time. Every
+// timestamp is stored as UTC unix milliseconds (internal/unixms): text
+// times from the driver carry a monotonic suffix.
 func NullMillis(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UnixMilli()
+	return unixms.From(t)
 }
-
-// FromMillis is the inverse of Millis, in UTC.
-func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // FromNullMillis is the inverse of NullMillis: NULL gives the zero time.
 func FromNullMillis(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
 	}
-	return FromMillis(n.Int64)
+	return unixms.Time(n.Int64)
 }
