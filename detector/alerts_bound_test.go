@@ -1,20 +1,12 @@
 package detector
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nymwatch/nymwatch/internal/store"
 )
@@ -190,79 +182,6 @@ func TestAlertMaxFiring(t *testing.T) {
 	}
 }
 
-// The webhook answers 429 when the sink refused alerts, says why and the
-// limit, and counts them.
-func TestWebhookTooManyAlerts(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
-	d := New(Options{AlertMaxFiring: 3, Metrics: m})
-	h := NewWebhookHandler(WebhookOptions{
-		Sink: func(_ context.Context, alerts []Alert, at time.Time) error {
-			ch := d.ObserveAlerts(alerts, at)
-			return ch.Err()
-		},
-		Now:     func() time.Time { return t0 },
-		Metrics: m,
-	})
-	var as []map[string]any
-	for i := range 5 {
-		as = append(as, amAlert("firing", map[string]string{"alertname": "Busy", "i": fmt.Sprint(i)}, "2026-05-16T10:58:00Z", zeroTime, ""))
-	}
-	post := func() *httptest.ResponseRecorder {
-		rr := httptest.NewRecorder()
-		h.ServeHTTP(rr, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/api/v1/alertmanager", bytes.NewReader(amPayload(as...))))
-		return rr
-	}
-	rr := post()
-	if rr.Code != http.StatusTooManyRequests {
-		t.Fatalf("status %d: %s", rr.Code, rr.Body)
-	}
-	var body struct {
-		Error     string `json:"error"`
-		MaxFiring int    `json:"max_firing"`
-		Accepted  int    `json:"accepted"`
-		Rejected  int    `json:"rejected"`
-	}
-	if err := json.Unmarshal(rr.Body.Bytes(), &body); err != nil {
-		t.Fatal(err)
-	}
-	if body.MaxFiring != 3 || body.Accepted != 3 || body.Rejected != 2 || !strings.Contains(body.Error, "alerts.max_firing = 3") {
-		t.Errorf("body %+v", body)
-	}
-	post()
-	if got := testutil.ToFloat64(m.rejected.WithLabelValues("max_firing")); got != 4 {
-		t.Errorf("nymwatch_alerts_rejected_total{reason=max_firing} = %v, want 4", got)
-	}
-	if got := testutil.ToFloat64(m.webhookRequests.WithLabelValues("429")); got != 2 {
-		t.Errorf("429 responses counted %v", got)
-	}
-	if n := len(d.Open()); n != 0 {
-		t.Fatalf("anomalies before evaluate: %d", n)
-	}
-	if out := d.Evaluate(t0); len(out) != 1 || !strings.Contains(out[0].Title, "(3 alerts)") {
-		t.Errorf("the accepted alerts were not kept: %+v", out)
-	}
-	if problems, err := testutil.GatherAndLint(reg, "nymwatch_alerts_rejected_total"); err != nil || len(problems) != 0 {
-		t.Errorf("lint: %v %v", problems, err)
-	}
-}
-
-func TestLogLimiter(t *testing.T) {
-	var l logLimiter
-	if n, ok := l.allow("x", 2, t0); !ok || n != 2 {
-		t.Fatalf("first: %d %v", n, ok)
-	}
-	if _, ok := l.allow("x", 3, t0.Add(30*time.Second)); ok {
-		t.Fatal("second line within a minute")
-	}
-	if _, ok := l.allow("y", 1, t0.Add(30*time.Second)); !ok {
-		t.Fatal("another reason held back")
-	}
-	if n, ok := l.allow("x", 4, t0.Add(61*time.Second)); !ok || n != 7 {
-		t.Fatalf("after a minute: %d %v, want 7 (3 held back + 4)", n, ok)
-	}
-}
-
 func openStateDB(t *testing.T, path string) *store.DB {
 	t.Helper()
 	db, err := store.Open(t.Context(), path)
@@ -373,51 +292,6 @@ func TestAlertChangesAreThePost(t *testing.T) {
 	}
 	if len(snap.alerts) != 0 {
 		t.Fatalf("snapshot holds %d alerts", len(snap.alerts))
-	}
-}
-
-// BenchmarkWebhookPost: the cost of a small POST (one firing alert, new
-// each time) through the handler, the detector and the durable save, with
-// 0 or 5,000 alerts already firing. It should not grow with what is held.
-func BenchmarkWebhookPost(b *testing.B) {
-	for _, held := range []int{0, 5000} {
-		b.Run(fmt.Sprintf("held=%d", held), func(b *testing.B) {
-			db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "nymwatch.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			ss := NewStateStore(db)
-			d := New(Options{AlertMaxFiring: 10 * (held + b.N + 10)})
-			sink := func(ctx context.Context, alerts []Alert, at time.Time) error {
-				if err := ss.SaveAlerts(ctx, d.ObserveAlerts(alerts, at)); err != nil {
-					return err
-				}
-				return nil
-			}
-			var pre []Alert
-			for i := range held {
-				pre = append(pre, firingAlert("Held", map[string]string{"instance": fmt.Sprint(i)}, t0, ClassInternal))
-			}
-			if err := sink(context.Background(), pre, t0); err != nil {
-				b.Fatal(err)
-			}
-			d.Evaluate(t0)
-			h := NewWebhookHandler(WebhookOptions{Sink: sink, Now: func() time.Time { return t0 }})
-			bodies := make([][]byte, b.N)
-			for i := range bodies {
-				bodies[i] = amPayload(amAlert("firing", map[string]string{"alertname": "Small", "n": fmt.Sprint(i)},
-					"2026-05-16T10:58:00Z", zeroTime, ""))
-			}
-			b.ResetTimer()
-			for i := range b.N {
-				rr := httptest.NewRecorder()
-				h.ServeHTTP(rr, httptest.NewRequest(http.MethodPost, "/api/v1/alertmanager", bytes.NewReader(bodies[i])))
-				if rr.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", rr.Code, rr.Body)
-				}
-			}
-		})
 	}
 }
 

@@ -119,21 +119,24 @@ func (m *Metrics) record(open map[string]*anomState) {
 	}
 }
 
-func (m *Metrics) webhookRequest(code int) {
+// ObserveWebhookRequest counts one webhook response by status code.
+func (m *Metrics) ObserveWebhookRequest(code int) {
 	if m == nil {
 		return
 	}
 	m.webhookRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
-func (m *Metrics) webhookAlert(result string, n int) {
+// ObserveWebhookAlerts counts n webhook alerts by result.
+func (m *Metrics) ObserveWebhookAlerts(result string, n int) {
 	if m == nil || n == 0 {
 		return
 	}
 	m.webhookAlerts.WithLabelValues(result).Add(float64(n))
 }
 
-func (m *Metrics) alertsRejected(reason string, n int) {
+// ObserveAlertsRejected counts n refused alerts by reason.
+func (m *Metrics) ObserveAlertsRejected(reason string, n int) {
 	if m == nil || n == 0 {
 		return
 	}

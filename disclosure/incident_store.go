@@ -11,6 +11,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Store reads incidents from the database (SQLite, or the shared PostgreSQL
@@ -127,12 +128,12 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 		return nil, fmt.Errorf("incident %s: affected: %w", r.ID, err)
 	}
 	r.LastHealthy = store.FromNullMillis(lastHealthy)
-	r.FirstSeen = store.FromMillis(firstSeen)
-	r.DetectedAt = store.FromMillis(detected)
+	r.FirstSeen = unixms.Time(firstSeen)
+	r.DetectedAt = unixms.Time(detected)
 	r.AcknowledgedAt = store.FromNullMillis(acked)
 	r.ResolvedAt = store.FromNullMillis(resolved)
-	r.CreatedAt = store.FromMillis(created)
-	r.UpdatedAt = store.FromMillis(updated)
+	r.CreatedAt = unixms.Time(created)
+	r.UpdatedAt = unixms.Time(updated)
 	r.DismissReason = dismiss.String
 	r.SupersededBy = superseded.String
 	r.PagingSince = store.FromNullMillis(pagingSince)
@@ -152,7 +153,7 @@ func scanIncident(sc scanner) (*incidentRow, error) {
 
 // loadRow reads one incident; in a write transaction it locks the row.
 func loadRow(ctx context.Context, q conn, id string) (*incidentRow, error) {
-	row := q.QueryRowContext(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE id = ?"+q.forUpdate(), id)
+	row := q.QueryRowContext(ctx, "SELECT "+incidentColumns()+" FROM incidents WHERE id = $1"+q.forUpdate(), id)
 	r, err := scanIncident(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
@@ -187,13 +188,13 @@ func scanMember(sc scanner) (*member, error) {
 	if err := json.Unmarshal([]byte(m.raw), &m.a); err != nil {
 		return nil, fmt.Errorf("anomaly %s: %w", id, err)
 	}
-	m.joinedAt = store.FromMillis(joined)
+	m.joinedAt = unixms.Time(joined)
 	m.disclosableAt = store.FromNullMillis(disclosable)
 	return &m, nil
 }
 
 func loadMember(ctx context.Context, q conn, anomalyID string) (*member, error) {
-	m, err := scanMember(q.QueryRowContext(ctx, "SELECT "+memberColumns+" FROM incident_anomalies WHERE anomaly_id = ?", anomalyID))
+	m, err := scanMember(q.QueryRowContext(ctx, "SELECT "+memberColumns+" FROM incident_anomalies WHERE anomaly_id = $1", anomalyID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -205,7 +206,7 @@ func loadMember(ctx context.Context, q conn, anomalyID string) (*member, error) 
 
 func loadMembers(ctx context.Context, q conn, incidentID string) ([]*member, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+memberColumns+` FROM incident_anomalies
-		WHERE incident_id = ? ORDER BY joined_at, first_seen, anomaly_id`, incidentID)
+		WHERE incident_id = $1 ORDER BY joined_at, first_seen, anomaly_id`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("load anomalies of %s: %w", incidentID, err)
 	}
@@ -226,7 +227,7 @@ func loadMembers(ctx context.Context, q conn, incidentID string) ([]*member, err
 
 func loadAudit(ctx context.Context, q conn, incidentID string) ([]AuditEntry, error) {
 	rows, err := q.QueryContext(ctx, `SELECT seq, at, actor, remote_addr, action, detail
-		FROM incident_audit WHERE incident_id = ? ORDER BY seq`, incidentID)
+		FROM incident_audit WHERE incident_id = $1 ORDER BY seq`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("load audit of %s: %w", incidentID, err)
 	}
@@ -251,7 +252,7 @@ func scanAudit(rows *sql.Rows) ([]AuditEntry, error) {
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.RemoteAddr, &e.Action, &detail); err != nil {
 			return nil, err
 		}
-		e.At = store.FromMillis(at)
+		e.At = unixms.Time(at)
 		e.Detail = json.RawMessage(detail)
 		out = append(out, e)
 	}
@@ -378,8 +379,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
 	q := "SELECT " + incidentColumns() + " FROM incidents WHERE 1 = 1"
 	var args []any
 	if f.State != "" {
-		q += " AND state = ?"
 		args = append(args, f.State.stored())
+		q += fmt.Sprintf(" AND state = $%d", len(args))
 		// closed is stored as resolved with closed_at set
 		switch f.State {
 		case StateClosed:
@@ -389,11 +390,11 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
 		}
 	}
 	if f.Class != "" {
-		q += " AND class = ?"
 		args = append(args, string(f.Class))
+		q += fmt.Sprintf(" AND class = $%d", len(args))
 	}
-	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
 	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
 	return s.query(ctx, q, args...)
 }
 
@@ -422,7 +423,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Incident, 
 // confirmed incidents whose security change is not acknowledged yet.
 func (s *Store) PendingDrafts(ctx context.Context) ([]Subject, error) {
 	incs, err := s.query(ctx, "SELECT "+incidentColumns()+` FROM incidents
-		WHERE state = ? OR (state = ? AND security_unacknowledged_since IS NOT NULL) ORDER BY created_at, id`,
+		WHERE state = $1 OR (state = $2 AND security_unacknowledged_since IS NOT NULL) ORDER BY created_at, id`,
 		string(StateDraft), string(StateConfirmed))
 	if err != nil {
 		return nil, fmt.Errorf("pending drafts: %w", err)
@@ -467,7 +468,7 @@ func (s *Store) counts(ctx context.Context) (map[[2]string]int, time.Time, error
 	var oldest sql.NullInt64
 	// Waiting since it became disclosable (or was reopened), not since the
 	// row was created: a draft promoted from an internal record is new.
-	if err := r.QueryRowContext(ctx, "SELECT min(coalesce(paging_since, detected_at)) FROM incidents WHERE state = ?", string(StateDraft)).Scan(&oldest); err != nil {
+	if err := r.QueryRowContext(ctx, "SELECT min(coalesce(paging_since, detected_at)) FROM incidents WHERE state = $1", string(StateDraft)).Scan(&oldest); err != nil {
 		return nil, time.Time{}, fmt.Errorf("oldest draft: %w", err)
 	}
 	return counts, store.FromNullMillis(oldest), nil

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // The incident's life after "confirm" (issue 12.2-12.4, docs/follow-ups.md):
@@ -152,12 +153,12 @@ func hasLifecycle(s State) bool {
 func (s *Service) startLifecycle(ctx context.Context, tx conn, id string, actor Actor, now time.Time) error {
 	for i, name := range s.channels {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_channels (incident_id, name, position)
-			VALUES (?, ?, ?) ON CONFLICT (incident_id, name) DO NOTHING`, id, name, i); err != nil {
+			VALUES ($1, $2, $3) ON CONFLICT (incident_id, name) DO NOTHING`, id, name, i); err != nil {
 			return fmt.Errorf("create channels of %s: %w", id, err)
 		}
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = ?", id).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = $1", id).Scan(&n); err != nil {
 		return fmt.Errorf("count follow-ups of %s: %w", id, err)
 	}
 	if n > 0 {
@@ -169,8 +170,8 @@ func (s *Service) startLifecycle(ctx context.Context, tx conn, id string, actor 
 			due = now.Add(f.due)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_followups (incident_id, seq, title, phase, due_at,
-			created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			id, i+1, f.title, f.phase, store.NullMillis(due), store.Millis(now), actor.Name); err != nil {
+			created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			id, i+1, f.title, f.phase, store.NullMillis(due), unixms.From(now), actor.Name); err != nil {
 			return fmt.Errorf("create follow-ups of %s: %w", id, err)
 		}
 	}
@@ -211,10 +212,10 @@ func (s *Service) SetChannel(ctx context.Context, id, channel string, done bool,
 		}
 		var doneAt, doneBy any
 		if done {
-			doneAt, doneBy = store.Millis(now), actor.Name
+			doneAt, doneBy = unixms.From(now), actor.Name
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE incident_channels SET done_at = ?, done_by = ?, note = ?
-			WHERE incident_id = ? AND name = ?`, doneAt, doneBy, note, id, channel)
+		res, err := tx.ExecContext(ctx, `UPDATE incident_channels SET done_at = $1, done_by = $2, note = $3
+			WHERE incident_id = $4 AND name = $5`, doneAt, doneBy, note, id, channel)
 		if err != nil {
 			return fmt.Errorf("tick channel of %s: %w", id, err)
 		}
@@ -255,7 +256,7 @@ func (s *Service) SetFollowUp(ctx context.Context, id string, seq int, done bool
 			doneAt any
 			doneBy any
 		)
-		err = tx.QueryRowContext(ctx, "SELECT title, last_paged_at FROM incident_followups WHERE incident_id = ? AND seq = ?", id, seq).Scan(&title, &paged)
+		err = tx.QueryRowContext(ctx, "SELECT title, last_paged_at FROM incident_followups WHERE incident_id = $1 AND seq = $2", id, seq).Scan(&title, &paged)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &NotFoundError{What: fmt.Sprintf("follow-up %d of incident %s", seq, id)}
 		}
@@ -263,10 +264,10 @@ func (s *Service) SetFollowUp(ctx context.Context, id string, seq int, done bool
 			return fmt.Errorf("read follow-up of %s: %w", id, err)
 		}
 		if done {
-			doneAt, doneBy = store.Millis(now), actor.Name
+			doneAt, doneBy = unixms.From(now), actor.Name
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incident_followups SET done_at = ?, done_by = ?, note = ?
-			WHERE incident_id = ? AND seq = ?`, doneAt, doneBy, note, id, seq); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incident_followups SET done_at = $1, done_by = $2, note = $3
+			WHERE incident_id = $4 AND seq = $5`, doneAt, doneBy, note, id, seq); err != nil {
 			return fmt.Errorf("mark follow-up of %s: %w", id, err)
 		}
 		if err := writeAudit(ctx, tx, id, now, actor, "follow_up_updated", map[string]any{"seq": seq, "title": title, "done": done, "note": note}); err != nil {
@@ -304,12 +305,12 @@ func (s *Service) AddFollowUp(ctx context.Context, id, title string, due time.Ti
 			return err
 		}
 		var seq int
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_followups WHERE incident_id = ?", id).Scan(&seq); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_followups WHERE incident_id = $1", id).Scan(&seq); err != nil {
 			return fmt.Errorf("add follow-up to %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_followups (incident_id, seq, title, phase, due_at,
-			created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			id, seq, title, "custom", store.NullMillis(due), store.Millis(now), actor.Name); err != nil {
+			created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			id, seq, title, "custom", store.NullMillis(due), unixms.From(now), actor.Name); err != nil {
 			return fmt.Errorf("add follow-up to %s: %w", id, err)
 		}
 		detail := map[string]any{"seq": seq, "title": title}
@@ -351,12 +352,12 @@ func (s *Service) AddReporter(ctx context.Context, id string, r NewReporter, act
 			return err
 		}
 		var seq int
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_reporters WHERE incident_id = ?", id).Scan(&seq); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM incident_reporters WHERE incident_id = $1", id).Scan(&seq); err != nil {
 			return fmt.Errorf("add reporter to %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_reporters (incident_id, seq, name, channel, reported_at,
-			link, added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, seq, r.Name, r.Channel, store.Millis(r.ReportedAt), r.Link, store.Millis(now), actor.Name); err != nil {
+			link, added_at, added_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			id, seq, r.Name, r.Channel, unixms.From(r.ReportedAt), r.Link, unixms.From(now), actor.Name); err != nil {
 			return fmt.Errorf("add reporter to %s: %w", id, err)
 		}
 		return writeAudit(ctx, tx, id, now, actor, "reporter_added", map[string]any{
@@ -388,7 +389,7 @@ func (s *Service) Close(ctx context.Context, id string, actor Actor, now time.Ti
 			return &ConflictError{ID: id, State: row.State, Action: "close", Hint: "only a resolved incident can be closed"}
 		}
 		var open int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = ? AND done_at IS NULL", id).Scan(&open); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM incident_followups WHERE incident_id = $1 AND done_at IS NULL", id).Scan(&open); err != nil {
 			return fmt.Errorf("close %s: %w", id, err)
 		}
 		return s.markClosed(ctx, tx, row, actor, now, map[string]any{"open_follow_ups": open})
@@ -408,7 +409,7 @@ func (s *Service) Close(ctx context.Context, id string, actor Actor, now time.Ti
 func (s *Service) closeIfDone(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time) error {
 	var all, open int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN done_at IS NULL AND due_at IS NOT NULL THEN 1 ELSE 0 END), 0)
-		FROM incident_followups WHERE incident_id = ?`, row.ID).Scan(&all, &open); err != nil {
+		FROM incident_followups WHERE incident_id = $1`, row.ID).Scan(&all, &open); err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
 	if all == 0 || open > 0 {
@@ -418,8 +419,8 @@ func (s *Service) closeIfDone(ctx context.Context, tx conn, row *incidentRow, ac
 }
 
 func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time, detail map[string]any) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE incidents SET closed_at = ?, updated_at = ? WHERE id = ?",
-		store.Millis(now), store.Millis(now), row.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE incidents SET closed_at = $1, updated_at = $2 WHERE id = $3",
+		unixms.From(now), unixms.From(now), row.ID); err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
 	detail["from"], detail["to"] = row.State, StateClosed
@@ -430,7 +431,7 @@ func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, act
 	// A closed incident's follow-ups are no longer paged: end the alerts
 	// of those that were.
 	rows, err := tx.QueryContext(ctx, `SELECT seq, title FROM incident_followups
-		WHERE incident_id = ? AND done_at IS NULL AND last_paged_at IS NOT NULL ORDER BY seq`, row.ID)
+		WHERE incident_id = $1 AND done_at IS NULL AND last_paged_at IS NOT NULL ORDER BY seq`, row.ID)
 	if err != nil {
 		return fmt.Errorf("close %s: %w", row.ID, err)
 	}
@@ -486,7 +487,7 @@ func (s *Service) pageFollowUp(ctx context.Context, tx conn, row *incidentRow, f
 		CreatedAt: now,
 	}
 	if end {
-		p.Key = fmt.Sprintf("%s/followup/%s/end/%d", row.ID, seq, store.Millis(now))
+		p.Key = fmt.Sprintf("%s/followup/%s/end/%d", row.ID, seq, unixms.From(now))
 		p.Resolved = true
 		p.EndsAt = now
 		p.StartsAt = now
@@ -508,10 +509,10 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 		tx := writeConn(s.db, sqlTx)
 		rows, err := tx.QueryContext(ctx, `SELECT f.incident_id, f.seq, f.title, f.due_at FROM incident_followups f
 			JOIN incidents i ON i.id = f.incident_id
-			WHERE f.done_at IS NULL AND f.due_at IS NOT NULL AND f.due_at <= ?
-			AND (f.last_paged_at IS NULL OR f.last_paged_at <= ?)
+			WHERE f.done_at IS NULL AND f.due_at IS NOT NULL AND f.due_at <= $1
+			AND (f.last_paged_at IS NULL OR f.last_paged_at <= $2)
 			AND i.state IN ('confirmed', 'resolved') AND i.closed_at IS NULL
-			ORDER BY f.due_at, f.incident_id, f.seq`, store.Millis(now), store.Millis(now.Add(-followUpRepage)))
+			ORDER BY f.due_at, f.incident_id, f.seq`, unixms.From(now), unixms.From(now.Add(-followUpRepage)))
 		if err != nil {
 			return fmt.Errorf("overdue follow-ups: %w", err)
 		}
@@ -527,7 +528,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 				rows.Close()
 				return fmt.Errorf("overdue follow-ups: %w", err)
 			}
-			d.f.DueAt = store.FromMillis(at)
+			d.f.DueAt = unixms.Time(at)
 			dues = append(dues, d)
 		}
 		rows.Close()
@@ -542,8 +543,8 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 			if err := s.pageFollowUp(ctx, tx, row, d.f, false, now); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE incident_followups SET last_paged_at = ? WHERE incident_id = ? AND seq = ?",
-				store.Millis(now), d.id, d.f.Seq); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE incident_followups SET last_paged_at = $1 WHERE incident_id = $2 AND seq = $3",
+				unixms.From(now), d.id, d.f.Seq); err != nil {
 				return fmt.Errorf("overdue follow-ups: %w", err)
 			}
 			s.log.Info("follow-up overdue, paged", "incident", d.id, "followup", d.f.Seq, "due_at", FormatTime(d.f.DueAt))
@@ -558,7 +559,7 @@ func (s *Service) PageOverdueFollowUps(ctx context.Context, now time.Time) (int,
 // now decides which follow-ups are overdue.
 func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) error {
 	rows, err := q.QueryContext(ctx, `SELECT name, done_at, done_by, note FROM incident_channels
-		WHERE incident_id = ? ORDER BY position, name`, inc.ID)
+		WHERE incident_id = $1 ORDER BY position, name`, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load channels of %s: %w", inc.ID, err)
 	}
@@ -579,7 +580,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 		return fmt.Errorf("load channels of %s: %w", inc.ID, err)
 	}
 	rows, err = q.QueryContext(ctx, `SELECT seq, title, phase, due_at, created_at, created_by, done_at, done_by, note
-		FROM incident_followups WHERE incident_id = ? ORDER BY seq`, inc.ID)
+		FROM incident_followups WHERE incident_id = $1 ORDER BY seq`, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 	}
@@ -593,7 +594,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 			rows.Close()
 			return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 		}
-		f.DueAt, f.CreatedAt, f.DoneAt, f.DoneBy = store.FromNullMillis(due), store.FromMillis(created), store.FromNullMillis(done), by.String
+		f.DueAt, f.CreatedAt, f.DoneAt, f.DoneBy = store.FromNullMillis(due), unixms.Time(created), store.FromNullMillis(done), by.String
 		f.Overdue = f.overdueAt(now)
 		inc.FollowUps = append(inc.FollowUps, f)
 	}
@@ -602,7 +603,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 		return fmt.Errorf("load follow-ups of %s: %w", inc.ID, err)
 	}
 	rows, err = q.QueryContext(ctx, `SELECT seq, name, channel, reported_at, link, added_at, added_by
-		FROM incident_reporters WHERE incident_id = ? ORDER BY reported_at, seq`, inc.ID)
+		FROM incident_reporters WHERE incident_id = $1 ORDER BY reported_at, seq`, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load reporters of %s: %w", inc.ID, err)
 	}
@@ -614,7 +615,7 @@ func loadLifecycle(ctx context.Context, q conn, inc *Incident, now time.Time) er
 		if err := rows.Scan(&r.Seq, &r.Name, &r.Channel, &at, &r.Link, &added, &r.AddedBy); err != nil {
 			return fmt.Errorf("load reporters of %s: %w", inc.ID, err)
 		}
-		r.ReportedAt, r.AddedAt = store.FromMillis(at), store.FromMillis(added)
+		r.ReportedAt, r.AddedAt = unixms.Time(at), unixms.Time(added)
 		inc.Reporters = append(inc.Reporters, r)
 	}
 	if err := rows.Err(); err != nil {

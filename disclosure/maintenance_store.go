@@ -15,6 +15,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Limits of maintenance windows (documented in docs/maintenance.md).
@@ -231,7 +232,7 @@ func (m *Maintenance) Create(ctx context.Context, req MaintenanceRequest, actor 
 		c := writeConn(m.db, tx)
 		var open int
 		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM maintenance_windows
-			WHERE end_ms > ? AND ended_ms IS NULL`, store.Millis(now)).Scan(&open); err != nil {
+			WHERE end_ms > $1 AND ended_ms IS NULL`, unixms.From(now)).Scan(&open); err != nil {
 			return fmt.Errorf("count open windows: %w", err)
 		}
 		if open >= MaxOpenMaintenance {
@@ -239,12 +240,12 @@ func (m *Maintenance) Create(ctx context.Context, req MaintenanceRequest, actor 
 		}
 		var seq int64
 		if err := c.QueryRowContext(ctx, `INSERT INTO maintenance_windows
-			(matchers, start_ms, end_ms, reason, created_by, created_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`,
-			string(raw), store.Millis(req.Start), store.Millis(req.End), req.Reason, actor.Name, store.Millis(now)).Scan(&seq); err != nil {
+			(matchers, start_ms, end_ms, reason, created_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
+			string(raw), unixms.From(req.Start), unixms.From(req.End), req.Reason, actor.Name, unixms.From(now)).Scan(&seq); err != nil {
 			return fmt.Errorf("insert maintenance window: %w", err)
 		}
 		w = &MaintenanceWindow{ID: maintenanceID(seq), Matchers: req.Matchers, Start: req.Start, End: req.End,
-			Reason: req.Reason, Who: actor.Name, CreatedAt: store.FromMillis(store.Millis(now))}
+			Reason: req.Reason, Who: actor.Name, CreatedAt: unixms.Time(unixms.From(now))}
 		return writeMaintenanceAudit(ctx, c, seq, now, actor, "create", map[string]any{
 			"matchers": req.Matchers, "start": FormatTime(req.Start), "end": FormatTime(req.End), "reason": req.Reason})
 	})
@@ -276,15 +277,15 @@ func (m *Maintenance) End(ctx context.Context, id, reason string, actor Actor, n
 		if st := cur.State(now); st == "ended" {
 			return &MaintenanceConflictError{Msg: fmt.Sprintf("maintenance window %s has already ended (%s)", cur.ID, FormatTime(cur.EffectiveEnd()))}
 		}
-		if _, err := c.ExecContext(ctx, `UPDATE maintenance_windows SET ended_ms = ?, ended_by = ? WHERE seq = ?`,
-			store.Millis(now), actor.Name, seq); err != nil {
+		if _, err := c.ExecContext(ctx, `UPDATE maintenance_windows SET ended_ms = $1, ended_by = $2 WHERE seq = $3`,
+			unixms.From(now), actor.Name, seq); err != nil {
 			return fmt.Errorf("end maintenance window %s: %w", cur.ID, err)
 		}
 		action := "end"
 		if now.Before(cur.Start) {
 			action = "cancel"
 		}
-		cur.EndedAt, cur.EndedBy = store.FromMillis(store.Millis(now)), actor.Name
+		cur.EndedAt, cur.EndedBy = unixms.Time(unixms.From(now)), actor.Name
 		w = cur
 		return writeMaintenanceAudit(ctx, c, seq, now, actor, action, map[string]any{"reason": reason, "planned_end": FormatTime(cur.End)})
 	})
@@ -311,13 +312,13 @@ func scanWindow(sc scanner) (*MaintenanceWindow, error) {
 		return nil, fmt.Errorf("maintenance window %d: decode matchers: %w", seq, err)
 	}
 	w.ID = maintenanceID(seq)
-	w.Start, w.End, w.CreatedAt = store.FromMillis(start), store.FromMillis(end), store.FromMillis(cr)
+	w.Start, w.End, w.CreatedAt = unixms.Time(start), unixms.Time(end), unixms.Time(cr)
 	w.EndedAt, w.EndedBy = store.FromNullMillis(endedMs), endedBy.String
 	return &w, nil
 }
 
 func loadWindow(ctx context.Context, c conn, seq int64, suffix string) (*MaintenanceWindow, error) {
-	w, err := scanWindow(c.QueryRowContext(ctx, `SELECT `+windowColumns+` FROM maintenance_windows WHERE seq = ?`+suffix, seq))
+	w, err := scanWindow(c.QueryRowContext(ctx, `SELECT `+windowColumns+` FROM maintenance_windows WHERE seq = $1`+suffix, seq))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrMaintenanceNotFound
 	}
@@ -342,11 +343,11 @@ const maxListedMaintenance = 500
 // List returns active and upcoming windows at now, by start; with
 // includeEnded also ended ones (the newest maxListedMaintenance).
 func (m *Maintenance) List(ctx context.Context, now time.Time, includeEnded bool) ([]*MaintenanceWindow, error) {
-	q := `SELECT ` + windowColumns + ` FROM maintenance_windows WHERE end_ms > ? AND ended_ms IS NULL
-		ORDER BY start_ms, seq LIMIT ?`
-	args := []any{store.Millis(now), MaxOpenMaintenance + 1}
+	q := `SELECT ` + windowColumns + ` FROM maintenance_windows WHERE end_ms > $1 AND ended_ms IS NULL
+		ORDER BY start_ms, seq LIMIT $2`
+	args := []any{unixms.From(now), MaxOpenMaintenance + 1}
 	if includeEnded {
-		q = `SELECT ` + windowColumns + ` FROM maintenance_windows ORDER BY seq DESC LIMIT ?`
+		q = `SELECT ` + windowColumns + ` FROM maintenance_windows ORDER BY seq DESC LIMIT $1`
 		args = []any{maxListedMaintenance}
 	}
 	ws, err := m.query(ctx, q, args...)
@@ -362,9 +363,9 @@ func (m *Maintenance) List(ctx context.Context, now time.Time, includeEnded bool
 // ForDetector returns the windows the detector needs at now: active,
 // upcoming, and those ended within the last day.
 func (m *Maintenance) ForDetector(ctx context.Context, now time.Time) ([]detector.MaintenanceWindow, error) {
-	since := store.Millis(now.Add(-maintenanceRecent))
+	since := unixms.From(now.Add(-maintenanceRecent))
 	ws, err := m.query(ctx, `SELECT `+windowColumns+` FROM maintenance_windows
-		WHERE end_ms > ? AND (ended_ms IS NULL OR ended_ms > ?) ORDER BY seq LIMIT ?`, since, since, MaxOpenMaintenance+maxListedMaintenance)
+		WHERE end_ms > $1 AND (ended_ms IS NULL OR ended_ms > $2) ORDER BY seq LIMIT $3`, since, since, MaxOpenMaintenance+maxListedMaintenance)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +403,7 @@ func (m *Maintenance) Audit(ctx context.Context, id string) ([]AuditEntry, error
 		return nil, ErrMaintenanceNotFound
 	}
 	rows, err := dbConn(m.db, m.db.R).QueryContext(ctx, `SELECT seq, at, actor, remote_addr, action, detail
-		FROM maintenance_audit WHERE window_seq = ? ORDER BY seq`, seq)
+		FROM maintenance_audit WHERE window_seq = $1 ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("load audit of %s: %w", id, err)
 	}
@@ -419,7 +420,7 @@ func writeMaintenanceAudit(ctx context.Context, c conn, seq int64, at time.Time,
 		return fmt.Errorf("encode audit detail: %w", err)
 	}
 	if _, err := c.ExecContext(ctx, `INSERT INTO maintenance_audit (window_seq, at, actor, remote_addr, action, detail)
-		VALUES (?, ?, ?, ?, ?, ?)`, seq, store.Millis(at), actor.Name, actor.RemoteAddr, action, string(b)); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6)`, seq, unixms.From(at), actor.Name, actor.RemoteAddr, action, string(b)); err != nil {
 		return fmt.Errorf("audit %s %s: %w", action, maintenanceID(seq), err)
 	}
 	return nil

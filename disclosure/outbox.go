@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/nymwatch/nymwatch/internal/backoff"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // OutboxOptions configure paging. Zero values take the defaults.
@@ -303,7 +305,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT fingerprint, payload FROM page_outbox
-		WHERE id IN (SELECT max(id) FROM page_outbox WHERE incident_id = ? AND resolved = 0 GROUP BY fingerprint)`, s.IncidentID)
+		WHERE id IN (SELECT max(id) FROM page_outbox WHERE incident_id = $1 AND resolved = 0 GROUP BY fingerprint)`, s.IncidentID)
 	if err != nil {
 		return fmt.Errorf("outbox: end %s: %w", s.IncidentID, err)
 	}
@@ -349,15 +351,15 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 	}
 	const cols = `page_key, pager, pager_kind, incident_id, fingerprint, resolved, payload, next_attempt_ms, created_ms, round`
 	firing, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		SELECT ?, ?, ?, ?, ?, 0, ?, ?, ?, ?
-		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = ? AND pager = ? AND resolved = 1 AND round = ?)
+		SELECT $1, $2, $3, $4, $5, 0, $6, $7, $8, $9
+		WHERE NOT EXISTS (SELECT 1 FROM page_outbox WHERE incident_id = $10 AND pager = $11 AND resolved = 1 AND round = $12)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer firing.Close()
 	ending, err := tx.PrepareContext(ctx, `INSERT INTO page_outbox (`+cols+`)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9)
 		ON CONFLICT (page_key, pager) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
@@ -374,13 +376,13 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 		last_error = (SELECT o.last_error `+prior+`),
 		next_attempt_ms = CASE WHEN (SELECT o.next_attempt_ms `+prior+`) > n.next_attempt_ms
 			THEN (SELECT o.next_attempt_ms `+prior+`) ELSE n.next_attempt_ms END
-		WHERE n.page_key = ? AND n.pager = ? AND n.attempts = 0 AND n.done_ms IS NULL
+		WHERE n.page_key = $1 AND n.pager = $2 AND n.attempts = 0 AND n.done_ms IS NULL
 		AND EXISTS (SELECT 1 `+prior+`)`)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	defer inherit.Close()
-	ms := store.Millis(now)
+	ms := unixms.From(now)
 	for _, p := range pages {
 		payload, err := json.Marshal(p)
 		if err != nil {
@@ -440,8 +442,8 @@ func (o *Outbox) Tick(ctx context.Context, now time.Time) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.deliver(ctx, now))
-	if _, err := o.w.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < ?`,
-		store.Millis(now.Add(-o.opts.Retention))); err != nil {
+	if _, err := o.w.ExecContext(ctx, `DELETE FROM page_outbox WHERE done_ms IS NOT NULL AND done_ms < $1`,
+		unixms.From(now.Add(-o.opts.Retention))); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: prune: %w", err))
 	}
 	errs = append(errs, o.countQueued(ctx))
@@ -501,8 +503,8 @@ const outboxSupersededSQL = `r.done_ms IS NULL AND ((r.resolved = 0 AND (
 		AND l.fingerprint = r.fingerprint AND l.round > r.round))`
 
 func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
-	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
-		WHERE `+outboxSupersededSQL+` RETURNING pager_kind`, store.Millis(now))
+	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox AS r SET done_ms = $1, outcome = 'superseded'
+		WHERE `+outboxSupersededSQL+` RETURNING pager_kind`, unixms.From(now))
 	if err != nil {
 		return fmt.Errorf("outbox: supersede: %w", err)
 	}
@@ -522,10 +524,10 @@ func (o *Outbox) supersede(ctx context.Context, now time.Time) error {
 
 // expire gives up rows older than MaxAge, loudly.
 func (o *Outbox) expire(ctx context.Context, now time.Time) error {
-	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = 'expired'
-		WHERE done_ms IS NULL AND created_ms <= ?
+	rows, err := o.w.QueryContext(ctx, `UPDATE page_outbox SET done_ms = $1, outcome = 'expired'
+		WHERE done_ms IS NULL AND created_ms <= $2
 		RETURNING page_key, pager, pager_kind, attempts, coalesce(last_error, '')`,
-		store.Millis(now), store.Millis(now.Add(-o.opts.MaxAge)))
+		unixms.From(now), unixms.From(now.Add(-o.opts.MaxAge)))
 	if err != nil {
 		return fmt.Errorf("outbox: expire: %w", err)
 	}
@@ -579,8 +581,8 @@ func (o *Outbox) deliver(ctx context.Context, now time.Time) error {
 // (outboxMaxUnreachable network or timeout failures in a row).
 func (o *Outbox) deliverPager(ctx context.Context, pg outboxPager, now time.Time) error {
 	rows, err := o.r.QueryContext(ctx, `SELECT id, page_key, incident_id, resolved, payload, attempts
-		FROM page_outbox WHERE pager = ? AND done_ms IS NULL AND next_attempt_ms <= ?
-		ORDER BY id LIMIT ?`, pg.name, store.Millis(now), o.opts.BatchSize)
+		FROM page_outbox WHERE pager = $1 AND done_ms IS NULL AND next_attempt_ms <= $2
+		ORDER BY id LIMIT $3`, pg.name, unixms.From(now), o.opts.BatchSize)
 	if err != nil {
 		return fmt.Errorf("outbox: due pages for %s: %w", pg.name, err)
 	}
@@ -636,13 +638,13 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	// went out must be marked, or it goes out again after the restart.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	ms := store.Millis(now)
+	ms := unixms.From(now)
 
 	{
 		// Ended, re-sent or paged in a later round since this tick's
 		// supersede pass?
-		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = ?, outcome = 'superseded'
-			WHERE r.id = ? AND `+outboxSupersededSQL, ms, r.id)
+		res, err := o.w.ExecContext(bctx, `UPDATE page_outbox AS r SET done_ms = $1, outcome = 'superseded'
+			WHERE r.id = $2 AND `+outboxSupersededSQL, ms, r.id)
 		if err != nil {
 			return false, fmt.Errorf("outbox: supersede %s: %w", r.key, err)
 		}
@@ -696,8 +698,8 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	next := now.Add(delay)
 	o.log.Warn("page delivery failed; will retry",
 		"page", r.key, "pager", pg.name, "reason", pe.Reason, "attempts", r.attempts+1, "retry_in", delay, "err", pe.Error())
-	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_ms = ?
-		WHERE id = ? AND done_ms IS NULL`, pe.Error(), store.Millis(next), r.id); err != nil {
+	if _, err := o.w.ExecContext(bctx, `UPDATE page_outbox SET attempts = attempts + 1, last_error = $1, next_attempt_ms = $2
+		WHERE id = $3 AND done_ms IS NULL`, pe.Error(), unixms.From(next), r.id); err != nil {
 		return down, fmt.Errorf("outbox: record failure of %s: %w", r.key, err)
 	}
 	return down, nil
@@ -712,8 +714,8 @@ func (o *Outbox) finish(ctx context.Context, id int64, outcome string, ms int64,
 	if outcome == "delivered" {
 		delivered = ms
 	}
-	_, err := o.w.ExecContext(ctx, `UPDATE page_outbox SET done_ms = ?, outcome = ?, delivered_ms = ?,
-		attempts = attempts + 1, last_error = coalesce(?, last_error) WHERE id = ? AND done_ms IS NULL`,
+	_, err := o.w.ExecContext(ctx, `UPDATE page_outbox SET done_ms = $1, outcome = $2, delivered_ms = $3,
+		attempts = attempts + 1, last_error = coalesce($4, last_error) WHERE id = $5 AND done_ms IS NULL`,
 		ms, outcome, delivered, le, id)
 	if err != nil {
 		return fmt.Errorf("outbox: mark page %s: %w", outcome, err)
@@ -725,11 +727,7 @@ func (o *Outbox) finish(ctx context.Context, id int64, outcome string, ms int64,
 // Retry-After is honoured up to MaxBackoff, so a receiver cannot park pages
 // for an hour.
 func (o *Outbox) backoff(n int, retryAfter time.Duration) time.Duration {
-	d := o.opts.MinBackoff
-	for i := 1; i < n && d < o.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = o.jitter(min(d, o.opts.MaxBackoff))
+	d := o.jitter(backoff.Capped(o.opts.MinBackoff, o.opts.MaxBackoff, n))
 	if retryAfter > 0 {
 		d = max(d, min(retryAfter, o.opts.MaxBackoff))
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/internal/store"
 	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // outboxTestDrafts is a DraftSource backed by a slice.
@@ -132,7 +133,7 @@ func (e *outboxTestEnv) rows() []outboxTestRow {
 		if err := rs.Scan(&r.key, &r.pager, &r.outcome, &r.lastErr, &r.attempts, &next, &created, &r.delivered); err != nil {
 			e.t.Fatal(err)
 		}
-		r.next, r.created = store.FromMillis(next), store.FromMillis(created)
+		r.next, r.created = unixms.Time(next), unixms.Time(created)
 		out = append(out, r)
 	}
 	if err := rs.Err(); err != nil {

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/nymwatch/nymwatch/internal/backoff"
 )
 
 // Pager delivers one page to one receiver. Send makes one bounded delivery
@@ -150,7 +152,7 @@ func newPagerHTTP(kind, rawURL string, endpoint func(*url.URL) *url.URL, secrets
 		RetryWaitMax: waitMax,
 		RetryMax:     retryMax,
 		CheckRetry:   pagerCheckRetry(waitMax),
-		Backoff:      pagerCappedBackoff,
+		Backoff:      backoff.Retryable,
 		// Hand back the last response and error as they are: Send reads the
 		// status and rebuilds the error without the URL.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
@@ -207,12 +209,6 @@ func pagerCheckRetry(waitMax time.Duration) retryablehttp.CheckRetry {
 		}
 		return false, nil
 	}
-}
-
-// pagerCappedBackoff is DefaultBackoff with Retry-After capped at max
-// (retryablehttp v0.7.8 lets a Retry-After of an hour through: #247).
-func pagerCappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	return min(retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp), maxWait)
 }
 
 // pagerParseRetryAfter reads delta-seconds or an HTTP date.

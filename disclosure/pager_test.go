@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/backoff"
 )
 
 // pagerTestServer records what a pager posts and answers with a scripted
@@ -290,10 +292,10 @@ func TestPagerTimeout(t *testing.T) {
 
 func TestPagerCappedBackoff(t *testing.T) {
 	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}}
-	if d := pagerCappedBackoff(time.Millisecond, 2*time.Second, 0, resp); d != 2*time.Second {
+	if d := backoff.Retryable(time.Millisecond, 2*time.Second, 0, resp); d != 2*time.Second {
 		t.Errorf("backoff %s, want capped at 2s", d)
 	}
-	if d := pagerCappedBackoff(100*time.Millisecond, 2*time.Second, 1, nil); d != 200*time.Millisecond {
+	if d := backoff.Retryable(100*time.Millisecond, 2*time.Second, 1, nil); d != 200*time.Millisecond {
 		t.Errorf("backoff %s, want 200ms", d)
 	}
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)

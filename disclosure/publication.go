@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nymwatch/nymwatch/detector"
-	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Publication (issue 12.1). Confirming decides an incident is disclosed;
@@ -148,7 +148,7 @@ func loadFrozen(ctx context.Context, q conn, id string) (*Publication, error) {
 		archStr string
 	)
 	err := q.QueryRowContext(ctx, `SELECT version, published_at, published_by, class, architecture, report, markdown
-		FROM incident_publications WHERE incident_id = ? ORDER BY version DESC LIMIT 1`, id).
+		FROM incident_publications WHERE incident_id = $1 ORDER BY version DESC LIMIT 1`, id).
 		Scan(&p.Version, &at, &p.PublishedBy, &class, &archStr, &raw, &p.Markdown)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -160,7 +160,7 @@ func loadFrozen(ctx context.Context, q conn, id string) (*Publication, error) {
 	if err := json.Unmarshal([]byte(raw), &f); err != nil {
 		return nil, fmt.Errorf("publication of %s: %w", id, err)
 	}
-	p.PublishedAt = store.FromMillis(at)
+	p.PublishedAt = unixms.Time(at)
 	p.Class, p.Architecture = detector.Class(class), detector.Architecture(archStr)
 	p.Title, p.FirstSeen, p.Components, p.Report = f.Title, time.Time(f.FirstSeen), f.Components, f.Report
 	return &p, nil
@@ -168,7 +168,7 @@ func loadFrozen(ctx context.Context, q conn, id string) (*Publication, error) {
 
 func loadUpdates(ctx context.Context, q conn, id string) ([]StatusUpdate, error) {
 	rows, err := q.QueryContext(ctx, `SELECT seq, at, status, body, created_by
-		FROM incident_status_updates WHERE incident_id = ? ORDER BY seq`, id)
+		FROM incident_status_updates WHERE incident_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("load updates of %s: %w", id, err)
 	}
@@ -182,7 +182,7 @@ func loadUpdates(ctx context.Context, q conn, id string) ([]StatusUpdate, error)
 		if err := rows.Scan(&u.Seq, &at, &u.Status, &u.Body, &u.CreatedBy); err != nil {
 			return nil, fmt.Errorf("load updates of %s: %w", id, err)
 		}
-		u.At = store.FromMillis(at)
+		u.At = unixms.Time(at)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
@@ -252,13 +252,13 @@ func (s *Service) Publish(ctx context.Context, id string, in UpdateInput, actor 
 			return fmt.Errorf("freeze report of %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_publications (incident_id, version, published_at,
-			published_by, class, architecture, report, markdown) VALUES (?, 1, ?, ?, ?, ?, ?, ?)`,
-			id, store.Millis(now), actor.Name, string(row.Class), string(row.Architecture), string(frozen),
+			published_by, class, architecture, report, markdown) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)`,
+			id, unixms.From(now), actor.Name, string(row.Class), string(row.Architecture), string(frozen),
 			RenderMarkdown(inc)); err != nil {
 			return fmt.Errorf("publish %s: %w", id, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET published_at = ?, updated_at = ? WHERE id = ?`,
-			store.Millis(now), store.Millis(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET published_at = $1, updated_at = $2 WHERE id = $3`,
+			unixms.From(now), unixms.From(now), id); err != nil {
 			return fmt.Errorf("publish %s: %w", id, err)
 		}
 		if in.Status == "" {
@@ -303,7 +303,7 @@ func (s *Service) AddUpdate(ctx context.Context, id string, in UpdateInput, acto
 		if err := insertUpdate(ctx, tx, id, in, actor, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET updated_at = ? WHERE id = ?`, store.Millis(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET updated_at = $1 WHERE id = $2`, unixms.From(now), id); err != nil {
 			return fmt.Errorf("update %s: %w", id, err)
 		}
 		return writeAudit(ctx, tx, id, now, actor, "status_update", map[string]any{"status": in.Status, "body": in.Body})
@@ -317,7 +317,7 @@ func (s *Service) AddUpdate(ctx context.Context, id string, in UpdateInput, acto
 
 func insertUpdate(ctx context.Context, tx conn, id string, in UpdateInput, actor Actor, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_status_updates (incident_id, at, status, body, created_by)
-		VALUES (?, ?, ?, ?, ?)`, id, store.Millis(now), string(in.Status), in.Body, actor.Name); err != nil {
+		VALUES ($1, $2, $3, $4, $5)`, id, unixms.From(now), string(in.Status), in.Body, actor.Name); err != nil {
 		return fmt.Errorf("add update to %s: %w", id, err)
 	}
 	return nil
@@ -338,7 +338,7 @@ func (s *Store) Published(ctx context.Context, since time.Time) ([]PublishedInci
 	defer func() { _ = tx.Rollback() }() // read-only
 	q := dbConn(s.db, tx)
 	rows, err := q.QueryContext(ctx, `SELECT id FROM incidents WHERE published_at IS NOT NULL
-		ORDER BY published_at DESC, id DESC LIMIT ?`, MaxPublished)
+		ORDER BY published_at DESC, id DESC LIMIT $1`, MaxPublished)
 	if err != nil {
 		return nil, fmt.Errorf("published incidents: %w", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // The same-day deadline of policy section III is met by publication, not
@@ -50,8 +50,8 @@ func (s *Service) unpublished(ctx context.Context, now time.Time) ([]unpublished
 // ahead (detected within the last 48 hours).
 func (s *Store) unpublished(ctx context.Context, now time.Time) ([]unpublishedIncident, error) {
 	rows, err := dbConn(s.db, s.db.R).QueryContext(ctx, "SELECT "+incidentColumns()+` FROM incidents
-		WHERE state IN (?, ?) AND published_at IS NULL AND detected_at >= ? ORDER BY created_at, id`,
-		string(StateConfirmed), string(StateResolved), store.Millis(now.Add(-48*time.Hour)))
+		WHERE state IN ($1, $2) AND published_at IS NULL AND detected_at >= $3 ORDER BY created_at, id`,
+		string(StateConfirmed), string(StateResolved), unixms.From(now.Add(-48*time.Hour)))
 	if err != nil {
 		return nil, fmt.Errorf("unpublished incidents: %w", err)
 	}

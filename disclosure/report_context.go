@@ -11,6 +11,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Measured is what nymwatch probes, so that the report's statements about
@@ -81,9 +82,9 @@ func loadRelated(ctx context.Context, q conn, inc *Incident, now time.Time) ([]R
 	}
 	rows, err := q.QueryContext(ctx, `SELECT id, COALESCE(report_title, title), class, state, component, architecture,
 		first_seen, resolved_at, affected, superseded_by
-		FROM incidents WHERE id <> ? AND first_seen <= ? AND (resolved_at IS NULL OR resolved_at >= ?)
-		ORDER BY first_seen, id LIMIT ?`,
-		inc.ID, store.Millis(end), store.Millis(inc.FirstSeen), maxRelated)
+		FROM incidents WHERE id <> $1 AND first_seen <= $2 AND (resolved_at IS NULL OR resolved_at >= $3)
+		ORDER BY first_seen, id LIMIT $4`,
+		inc.ID, unixms.From(end), unixms.From(inc.FirstSeen), maxRelated)
 	if err != nil {
 		return nil, fmt.Errorf("concurrent incidents of %s: %w", inc.ID, err)
 	}
@@ -104,7 +105,7 @@ func loadRelated(ctx context.Context, q conn, inc *Incident, now time.Time) ([]R
 		if err := json.Unmarshal([]byte(affected), &r.Affected); err != nil {
 			return nil, fmt.Errorf("concurrent incident %s: affected: %w", r.ID, err)
 		}
-		r.FirstSeen, r.ResolvedAt, r.SupersededBy = store.FromMillis(first), store.FromNullMillis(resolved), superseded.String
+		r.FirstSeen, r.ResolvedAt, r.SupersededBy = unixms.Time(first), store.FromNullMillis(resolved), superseded.String
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // DefaultGroupingWindow is how close two anomalies' first_seen must be for
@@ -345,8 +346,8 @@ func (s *Service) promote(ctx context.Context, tx conn, row *incidentRow, old *m
 	}
 	if target != "" {
 		// Same event as an incident already drafted: one event, one page.
-		if _, err := tx.ExecContext(ctx, "UPDATE incidents SET superseded_by = ?, updated_at = ? WHERE id = ?",
-			target, store.Millis(now), row.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE incidents SET superseded_by = $1, updated_at = $2 WHERE id = $3",
+			target, unixms.From(now), row.ID); err != nil {
 			return fmt.Errorf("supersede %s: %w", row.ID, err)
 		}
 		if err := writeAudit(ctx, tx, row.ID, now, Actor{Name: SystemActorName}, "promoted", map[string]any{
@@ -436,10 +437,10 @@ func (s *Service) pageSecurity(ctx context.Context, tx conn, row *incidentRow, a
 	row.PageRound++
 	row.PagingSince = now
 	row.UpdatedAt = now
-	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, dismiss_reason = ?, resolved_at = ?, page_round = ?,
-		paging_since = ?, security_unacknowledged_since = ?, closed_at = NULL, updated_at = ? WHERE id = ?`,
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = $1, dismiss_reason = $2, resolved_at = $3, page_round = $4,
+		paging_since = $5, security_unacknowledged_since = $6, closed_at = NULL, updated_at = $7 WHERE id = $8`,
 		string(row.State), nullString(row.DismissReason), store.NullMillis(row.ResolvedAt), row.PageRound,
-		store.NullMillis(row.PagingSince), store.NullMillis(row.SecurityUnackSince), store.Millis(now), row.ID); err != nil {
+		store.NullMillis(row.PagingSince), store.NullMillis(row.SecurityUnackSince), unixms.From(now), row.ID); err != nil {
 		return fmt.Errorf("update incident %s: %w", row.ID, err)
 	}
 	inc := row.incident(nil, false)
@@ -574,13 +575,13 @@ func disclosableSince(a detector.Anomaly, fallback time.Time) time.Time {
 // row is locked: a human's concurrent dismiss or resolve on another
 // instance is waited for, and a row it took out of the window is skipped.
 func findGroupable(ctx context.Context, tx conn, arch detector.Architecture, firstSeen time.Time, window time.Duration, exclude string) (string, error) {
-	fs := store.Millis(firstSeen)
+	fs := unixms.From(firstSeen)
 	w := window.Milliseconds()
 	var id string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents
-		WHERE architecture = ? AND state IN ('draft', 'confirmed') AND resolved_at IS NULL
-		  AND first_seen BETWEEN ? AND ? AND id <> ?
-		ORDER BY abs(first_seen - ?), first_seen, id LIMIT 1`+tx.forUpdate(),
+		WHERE architecture = $1 AND state IN ('draft', 'confirmed') AND resolved_at IS NULL
+		  AND first_seen BETWEEN $2 AND $3 AND id <> $4
+		ORDER BY abs(first_seen - $5), first_seen, id LIMIT 1`+tx.forUpdate(),
 		string(arch), fs-w, fs+w, exclude, fs).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
@@ -598,7 +599,7 @@ func findGroupable(ctx context.Context, tx conn, arch detector.Architecture, fir
 func nextID(ctx context.Context, tx conn, firstSeen time.Time) (string, error) {
 	day := firstSeen.UTC().Format("20060102")
 	var n int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO incident_id_counters (day, last) VALUES (?, 1)
+	err := tx.QueryRowContext(ctx, `INSERT INTO incident_id_counters (day, last) VALUES ($1, 1)
 		ON CONFLICT (day) DO UPDATE SET last = incident_id_counters.last + 1 RETURNING last`, day).Scan(&n)
 	if err != nil {
 		return "", fmt.Errorf("allocate incident id: %w", err)
@@ -621,11 +622,11 @@ func nullString(s string) any {
 func insertRow(ctx context.Context, tx conn, r *incidentRow) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, class, state, title, component, components,
 		architecture, reason, affected, last_healthy, first_seen, detected_at, acknowledged_at, resolved_at,
-		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		r.ID, string(r.Class), string(r.State), r.Title, r.Component, marshalStrings(r.Components),
 		string(r.Architecture), r.Reason, marshalStrings(r.Affected), store.NullMillis(r.LastHealthy),
-		store.Millis(r.FirstSeen), store.Millis(r.DetectedAt), store.NullMillis(r.AcknowledgedAt),
-		store.NullMillis(r.ResolvedAt), store.Millis(r.CreatedAt), store.Millis(r.UpdatedAt))
+		unixms.From(r.FirstSeen), unixms.From(r.DetectedAt), store.NullMillis(r.AcknowledgedAt),
+		store.NullMillis(r.ResolvedAt), unixms.From(r.CreatedAt), unixms.From(r.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("insert incident %s: %w", r.ID, err)
 	}
@@ -633,12 +634,12 @@ func insertRow(ctx context.Context, tx conn, r *incidentRow) error {
 }
 
 func saveDerived(ctx context.Context, tx conn, r *incidentRow) error {
-	_, err := tx.ExecContext(ctx, `UPDATE incidents SET class = ?, state = ?, title = ?, components = ?,
-		reason = ?, affected = ?, last_healthy = ?, first_seen = ?, detected_at = ?, resolved_at = ?,
-		updated_at = ? WHERE id = ?`,
+	_, err := tx.ExecContext(ctx, `UPDATE incidents SET class = $1, state = $2, title = $3, components = $4,
+		reason = $5, affected = $6, last_healthy = $7, first_seen = $8, detected_at = $9, resolved_at = $10,
+		updated_at = $11 WHERE id = $12`,
 		string(r.Class), r.State.stored(), r.Title, marshalStrings(r.Components), r.Reason,
-		marshalStrings(r.Affected), store.NullMillis(r.LastHealthy), store.Millis(r.FirstSeen),
-		store.Millis(r.DetectedAt), store.NullMillis(r.ResolvedAt), store.Millis(r.UpdatedAt), r.ID)
+		marshalStrings(r.Affected), store.NullMillis(r.LastHealthy), unixms.From(r.FirstSeen),
+		unixms.From(r.DetectedAt), store.NullMillis(r.ResolvedAt), unixms.From(r.UpdatedAt), r.ID)
 	if err != nil {
 		return fmt.Errorf("update incident %s: %w", r.ID, err)
 	}
@@ -647,9 +648,9 @@ func saveDerived(ctx context.Context, tx conn, r *incidentRow) error {
 
 func insertMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incident_anomalies (anomaly_id, incident_id, class, component,
-		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, incidentID, string(a.Class), a.Component, store.Millis(a.FirstSeen), store.NullMillis(a.ResolvedAt),
-		store.NullMillis(disclosableAt), store.Millis(now), store.Millis(now), string(raw))
+		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.ID, incidentID, string(a.Class), a.Component, unixms.From(a.FirstSeen), store.NullMillis(a.ResolvedAt),
+		store.NullMillis(disclosableAt), unixms.From(now), unixms.From(now), string(raw))
 	if err != nil {
 		return fmt.Errorf("insert anomaly %s: %w", a.ID, err)
 	}
@@ -660,13 +661,13 @@ func insertMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, 
 // calls it; the upsert keeps a lost race from becoming a second row).
 func updateMember(ctx context.Context, tx conn, a detector.Anomaly, raw []byte, incidentID string, disclosableAt, joinedAt, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incident_anomalies (anomaly_id, incident_id, class, component,
-		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		first_seen, resolved_at, disclosable_at, joined_at, updated_at, anomaly) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (anomaly_id) DO UPDATE SET incident_id = excluded.incident_id, class = excluded.class,
 		component = excluded.component, first_seen = excluded.first_seen, resolved_at = excluded.resolved_at,
 		disclosable_at = excluded.disclosable_at, joined_at = excluded.joined_at,
 		updated_at = excluded.updated_at, anomaly = excluded.anomaly`,
-		a.ID, incidentID, string(a.Class), a.Component, store.Millis(a.FirstSeen), store.NullMillis(a.ResolvedAt),
-		store.NullMillis(disclosableAt), store.Millis(joinedAt), store.Millis(now), string(raw))
+		a.ID, incidentID, string(a.Class), a.Component, unixms.From(a.FirstSeen), store.NullMillis(a.ResolvedAt),
+		store.NullMillis(disclosableAt), unixms.From(joinedAt), unixms.From(now), string(raw))
 	if err != nil {
 		return fmt.Errorf("update anomaly %s: %w", a.ID, err)
 	}
@@ -679,7 +680,7 @@ func writeAudit(ctx context.Context, tx conn, incidentID string, at time.Time, a
 		return fmt.Errorf("encode audit detail: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO incident_audit (incident_id, at, actor, remote_addr, action, detail)
-		VALUES (?, ?, ?, ?, ?, ?)`, incidentID, store.Millis(at), actor.Name, actor.RemoteAddr, action, string(b))
+		VALUES ($1, $2, $3, $4, $5, $6)`, incidentID, unixms.From(at), actor.Name, actor.RemoteAddr, action, string(b))
 	if err != nil {
 		return fmt.Errorf("audit %s %s: %w", action, incidentID, err)
 	}
@@ -825,10 +826,10 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 		if action == "dismiss" {
 			row.DismissReason = reason
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, acknowledged_at = ?, resolved_at = ?,
-			dismiss_reason = ?, updated_at = ? WHERE id = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = $1, acknowledged_at = $2, resolved_at = $3,
+			dismiss_reason = $4, updated_at = $5 WHERE id = $6`,
 			string(row.State), store.NullMillis(row.AcknowledgedAt), store.NullMillis(row.ResolvedAt),
-			nullString(row.DismissReason), store.Millis(now), id); err != nil {
+			nullString(row.DismissReason), unixms.From(now), id); err != nil {
 			return fmt.Errorf("update incident %s: %w", id, err)
 		}
 		detail := map[string]any{"from": from, "to": to}
@@ -883,8 +884,8 @@ func (s *Service) transition(ctx context.Context, id, action, reason string, act
 // incident's security change and ends its page.
 func (s *Service) acknowledgeSecurity(ctx context.Context, tx conn, row *incidentRow, actor Actor, now time.Time) error {
 	since := row.SecurityUnackSince
-	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET security_unacknowledged_since = NULL, updated_at = ? WHERE id = ?`,
-		store.Millis(now), row.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET security_unacknowledged_since = NULL, updated_at = $1 WHERE id = $2`,
+		unixms.From(now), row.ID); err != nil {
 		return fmt.Errorf("update incident %s: %w", row.ID, err)
 	}
 	if err := writeAudit(ctx, tx, row.ID, now, actor, "security_acknowledged", map[string]any{
@@ -937,8 +938,8 @@ func (s *Service) Edit(ctx context.Context, id string, changes map[string]*strin
 		}
 		for _, f := range fields {
 			v := changes[f.name]
-			if _, err := tx.ExecContext(ctx, "UPDATE incidents SET "+f.column+" = ?, updated_at = ? WHERE id = ?",
-				v, store.Millis(now), id); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE incidents SET "+f.column+" = $1, updated_at = $2 WHERE id = $3",
+				v, unixms.From(now), id); err != nil {
 				return fmt.Errorf("edit %s of %s: %w", f.name, id, err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/testutil"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // incT0 has milliseconds on purpose: they must survive every round trip.
@@ -31,7 +32,6 @@ type incFakePages struct {
 	mu    sync.Mutex
 	calls []incPageCall
 	err   error
-	d     store.Dialect
 }
 
 type incPageCall struct {
@@ -45,7 +45,7 @@ func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s Su
 		return errors.New("fake pages: nil tx")
 	}
 	f.mu.Lock()
-	err, d := f.err, f.d
+	err := f.err
 	f.mu.Unlock()
 	if err != nil {
 		return err
@@ -54,8 +54,8 @@ func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s Su
 	if kind == "opened" && s.Class == "security" {
 		key += "/security" // a draft raised to security is paged again
 	}
-	if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?)"),
-		key, []byte(s.State), store.Millis(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)",
+		key, []byte(s.State), unixms.From(now)); err != nil {
 		return fmt.Errorf("fake pages: %w", err)
 	}
 	f.mu.Lock()
@@ -94,7 +94,7 @@ func (f *incFakePages) setErr(err error) {
 // committed counts the pages of a kind that were committed.
 func incCommittedPages(t *testing.T, db *store.DB, kind string) []string {
 	t.Helper()
-	rows, err := db.R.Query(db.Rebind("SELECT key FROM kv WHERE key LIKE ? ORDER BY key"), "testpage/"+kind+"/%")
+	rows, err := db.R.Query("SELECT key FROM kv WHERE key LIKE $1 ORDER BY key", "testpage/"+kind+"/%")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +137,6 @@ func (e *incEnv) open(t *testing.T) {
 	t.Helper()
 	db := e.openDB(t)
 	e.db = db
-	e.pages.mu.Lock()
-	e.pages.d = db.Dialect()
-	e.pages.mu.Unlock()
 	e.reg = prometheus.NewRegistry()
 	var err error
 	e.svc, err = NewService(t.Context(), ServiceOptions{DB: db, Pages: e.pages, Registerer: e.reg, Now: e.clock.Now})

@@ -15,10 +15,11 @@ type sqlRunner interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
-// conn runs this package's queries, written once with ? placeholders, on
-// either backend (SQLite, or PostgreSQL for shared incident state).
+// conn runs this package's queries, written once with $1, $2, …
+// placeholders (PostgreSQL's, which modernc's SQLite binds too), on either
+// backend (SQLite, or PostgreSQL for shared incident state).
 type conn struct {
-	r sqlRunner
+	sqlRunner
 	d store.Dialect
 	// write: inside a write transaction, where rows read to be changed are
 	// locked (PostgreSQL; SQLite's single writer needs no row locks).
@@ -28,27 +29,11 @@ type conn struct {
 
 // dbConn runs outside a write transaction: on a pool, or in a read-only
 // transaction.
-func dbConn(db *store.DB, r sqlRunner) conn { return conn{r: r, d: db.Dialect()} }
+func dbConn(db *store.DB, r sqlRunner) conn { return conn{sqlRunner: r, d: db.Dialect()} }
 
 // writeConn runs inside a write transaction of db.
 func writeConn(db *store.DB, tx *sql.Tx) conn {
-	return conn{r: tx, d: db.Dialect(), write: true, tx: tx}
-}
-
-func (c conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return c.r.ExecContext(ctx, c.d.Rebind(q), args...)
-}
-
-func (c conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return c.r.QueryContext(ctx, c.d.Rebind(q), args...)
-}
-
-func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return c.r.QueryRowContext(ctx, c.d.Rebind(q), args...)
-}
-
-func (c conn) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
-	return c.r.PrepareContext(ctx, c.d.Rebind(q))
+	return conn{sqlRunner: tx, d: db.Dialect(), write: true, tx: tx}
 }
 
 // forUpdate is the suffix of a SELECT whose rows the transaction will

@@ -151,3 +151,10 @@ func (g guardedProber) Probe(ctx context.Context, t *Target) Result {
 	}
 	return g.inner.Probe(ctx, t)
 }
+
+// NoRedirects is noRedirects for the other clients of hostile hosts (the
+// directory, probes/nymapi).
+func NoRedirects(req *http.Request, via []*http.Request) error { return noRedirects(req, via) }
+
+// RedirectTarget is redirectTarget for the other clients of hostile hosts.
+func RedirectTarget(base *url.URL, loc string) string { return redirectTarget(base, loc) }

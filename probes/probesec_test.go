@@ -55,11 +55,7 @@ func TestRedirectNeverFollowed(t *testing.T) {
 	r := m.Probe(prbCtx(t, 5*time.Second), &Target{ID: "node/1/ws", Kind: KindWSPort, Address: strings.TrimPrefix(gw.URL, "http://")})
 	prbCheck(t, r, false, ReasonRedirect, `websocket upgrade: 302 Found to "`+internal.URL+`/internal/secret"`)
 	// The directory client does not follow either.
-	dc, err := NewDirectoryClient(DirectoryClientOptions{BaseURL: gw.URL + "/api", RetryMax: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = dc.Fetch(t.Context())
+	_, err := fetchNodes(t.Context(), gw.URL+"/api", 0, -1)
 	if err == nil || !strings.Contains(err.Error(), "redirect to") || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("directory fetch error = %v, want a redirect not followed, without the secret", err)
 	}

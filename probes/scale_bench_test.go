@@ -108,15 +108,11 @@ func BenchmarkScale10k(b *testing.B) {
 // with hangPct% hanging nodes, b.N intervals each.
 func runScale(b *testing.B, hangPct, concurrency int, bbBin string) []scalePhase {
 	child := startScaleHelper(b, hangPct)
-	dc, err := NewDirectoryClient(DirectoryClientOptions{BaseURL: child.NymAPI, Timeout: time.Minute})
+	nodes, err := fetchNodes(b.Context(), child.NymAPI, time.Minute, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	dir, err := dc.Fetch(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	targets := BuildTargets(dir.Nodes, nil, nil, nil)
+	targets := BuildTargets(nodes, nil, nil, nil)
 	// Identity checks (one per node) come on top of the 10,000 reachability
 	// targets: all at once in the first interval (every node is new), then
 	// each every scaleIdentityInterval.

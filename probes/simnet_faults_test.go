@@ -38,15 +38,11 @@ func startSimnet(t *testing.T, mode simnet.ListenMode) (*simnet.Network, []*Targ
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Close)
-	dc, err := NewDirectoryClient(DirectoryClientOptions{BaseURL: n.NymAPIURL(), Timeout: 30 * time.Second})
+	nodes, err := fetchNodes(t.Context(), n.NymAPIURL(), 30*time.Second, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := dc.Fetch(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := BuildTargets(dir.Nodes, nil, nil, nil)
+	targets := BuildTargets(nodes, nil, nil, nil)
 	if len(targets) == 0 {
 		t.Fatal("no targets discovered")
 	}

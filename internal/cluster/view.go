@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -65,28 +66,14 @@ type wireTarget struct {
 	Detail       string `json:"detail,omitempty"`
 }
 
-func toMs(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMs(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 // EncodeView writes v in the wire format (uncompressed JSON).
 func EncodeView(w io.Writer, v detector.View) error {
-	wv := wireView{Version: ViewVersion, Instance: v.Instance, GeneratedAt: toMs(v.GeneratedAt),
+	wv := wireView{Version: ViewVersion, Instance: v.Instance, GeneratedAt: unixms.From(v.GeneratedAt),
 		Targets: make([]wireTarget, len(v.Targets))}
 	for i := range v.Targets {
 		t := &v.Targets[i]
-		wv.Targets[i] = wireTarget{ID: t.ID, State: string(t.State), FirstSeen: toMs(t.FirstSeen),
-			LastHealthy: toMs(t.LastHealthy), RecoveredAt: toMs(t.RecoveredAt), LastObserved: toMs(t.LastObserved),
+		wv.Targets[i] = wireTarget{ID: t.ID, State: string(t.State), FirstSeen: unixms.From(t.FirstSeen),
+			LastHealthy: unixms.From(t.LastHealthy), RecoveredAt: unixms.From(t.RecoveredAt), LastObserved: unixms.From(t.LastObserved),
 			Reason: t.Reason, Detail: t.Detail}
 	}
 	if err := json.NewEncoder(w).Encode(&wv); err != nil {
@@ -122,7 +109,7 @@ func DecodeView(data []byte) (detector.View, error) {
 	if len(wv.Targets) > maxTargets {
 		return bad("%d targets, at most %d", len(wv.Targets), maxTargets)
 	}
-	v := detector.View{Instance: wv.Instance, GeneratedAt: fromMs(wv.GeneratedAt), Targets: make([]detector.TargetView, len(wv.Targets))}
+	v := detector.View{Instance: wv.Instance, GeneratedAt: unixms.Time(wv.GeneratedAt), Targets: make([]detector.TargetView, len(wv.Targets))}
 	seen := make(map[string]struct{}, len(wv.Targets))
 	for i := range wv.Targets {
 		t := &wv.Targets[i]
@@ -152,13 +139,13 @@ func DecodeView(data []byte) (detector.View, error) {
 				return bad("target %q: last_healthy after first_seen", t.ID)
 			}
 		}
-		tv := detector.TargetView{ID: t.ID, State: state, LastHealthy: fromMs(t.LastHealthy), LastObserved: fromMs(t.LastObserved)}
+		tv := detector.TargetView{ID: t.ID, State: state, LastHealthy: unixms.Time(t.LastHealthy), LastObserved: unixms.Time(t.LastObserved)}
 		switch state {
 		case detector.ViewFailing:
-			tv.FirstSeen = fromMs(t.FirstSeen)
+			tv.FirstSeen = unixms.Time(t.FirstSeen)
 			tv.Reason, tv.Detail = sanitize(t.Reason, maxReasonLen), probes.Sanitize(t.Detail)
 		case detector.ViewHealthy:
-			tv.RecoveredAt = fromMs(t.RecoveredAt)
+			tv.RecoveredAt = unixms.Time(t.RecoveredAt)
 		default:
 			tv.LastHealthy = time.Time{}
 		}

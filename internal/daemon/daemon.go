@@ -26,12 +26,14 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/internal/alertwebhook"
 	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/webui"
 	"github.com/nymwatch/nymwatch/probes"
+	"github.com/nymwatch/nymwatch/probes/nymapi"
 )
 
 // Pipeline cadences. Evaluation is cheap (one mutex, in-memory state), so a
@@ -90,7 +92,7 @@ type daemon struct {
 	cfgMu sync.Mutex
 	cfg   *config.Config
 
-	disc     *probes.Discovery
+	disc     *nymapi.Discovery
 	sched    *probes.Scheduler
 	det      *detector.Detector
 	detM     *detector.Metrics
@@ -347,9 +349,9 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.outbound.Store(out)
-	d.disc, err = probes.NewDiscovery(probes.DiscoveryOptions{
+	d.disc, err = nymapi.NewDiscovery(nymapi.DiscoveryOptions{
 		Fetcher:    client,
-		Store:      probes.NewDirectoryStore(d.db, time.Now),
+		Store:      nymapi.NewDirectoryStore(d.db, time.Now),
 		Registerer: d.reg,
 		Logger:     d.log,
 	})
@@ -546,7 +548,7 @@ func (d *daemon) refreshDirectory(ctx context.Context) {
 // applyTargets gives the scheduler and the detector the targets of dir
 // plus the services and control targets of the current config (read under
 // the lock, so a slow directory refresh cannot undo a reload).
-func (d *daemon) applyTargets(dir probes.Directory) {
+func (d *daemon) applyTargets(dir nymapi.Directory) {
 	d.targetsMu.Lock()
 	defer d.targetsMu.Unlock()
 	cfg := d.config()
@@ -758,7 +760,7 @@ func (d *daemon) appHandler(cfg *config.Config) (http.Handler, error) {
 	}
 	d.cluster.Register(mux)
 	d.ui.Register(mux)
-	mux.Handle("/api/v1/alertmanager", detector.NewWebhookHandler(detector.WebhookOptions{
+	mux.Handle("/api/v1/alertmanager", alertwebhook.NewHandler(alertwebhook.Options{
 		Token:        []byte(cfg.Auth.WebhookToken),
 		Sink:         d.storeAlerts,
 		Classify:     classifier(cfg),

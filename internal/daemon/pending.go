@@ -12,6 +12,7 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // pendingKey holds, in the local store's kv table, the anomaly emissions
@@ -94,9 +95,9 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 		return fmt.Errorf("encode pending anomalies: %w", err)
 	}
 	return db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
-			pendingKey, b, store.Millis(now))
+			pendingKey, b, unixms.From(now))
 		if err != nil {
 			return fmt.Errorf("save pending anomalies: %w", err)
 		}
@@ -106,7 +107,7 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 
 func loadPending(ctx context.Context, db *store.DB) ([]detector.Anomaly, error) {
 	var b []byte
-	err := db.R.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, pendingKey).Scan(&b)
+	err := db.R.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = $1`, pendingKey).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

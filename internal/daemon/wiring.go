@@ -17,6 +17,7 @@ import (
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/probes"
+	"github.com/nymwatch/nymwatch/probes/nymapi"
 )
 
 func userAgent() string { return "nymwatch/" + version.Version }
@@ -81,14 +82,14 @@ func probeSettings(cfg *config.Config) probes.Settings {
 		KindIntervals: map[probes.Kind]time.Duration{probes.KindIdentity: cfg.Probes.IdentityInterval}}
 }
 
-func newDirectoryClient(cfg *config.Config, log *slog.Logger) (*probes.DirectoryClient, error) {
+func newDirectoryClient(cfg *config.Config, log *slog.Logger) (*nymapi.DirectoryClient, error) {
 	// One fetch, retries included, must end before the next one is due.
-	timeout := min(cfg.Network.RefreshInterval, probes.DefaultDirectoryTimeout)
+	timeout := min(cfg.Network.RefreshInterval, nymapi.DefaultDirectoryTimeout)
 	hc, err := outboundHTTPClient(&cfg.Network.HTTPConfig, "nym-api-directory")
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	c, err := probes.NewDirectoryClient(probes.DirectoryClientOptions{
+	c, err := nymapi.NewDirectoryClient(nymapi.DirectoryClientOptions{
 		BaseURL:    cfg.Network.NymAPIURL,
 		Timeout:    timeout,
 		Logger:     log,
@@ -218,7 +219,7 @@ func (d *daemon) apply(next *config.Config) error {
 	if err != nil {
 		return err
 	}
-	var client *probes.DirectoryClient
+	var client *nymapi.DirectoryClient
 	if next.Network.NymAPIURL != cur.Network.NymAPIURL || !reflect.DeepEqual(next.Network.HTTPConfig, cur.Network.HTTPConfig) {
 		c, err := newDirectoryClient(next, d.log)
 		if err != nil {

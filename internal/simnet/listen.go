@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/backoff"
 )
 
 // listenerKind says what a socket serves.
@@ -174,7 +176,7 @@ func (n *Network) closeSlotLocked(s *slot) {
 }
 
 func (n *Network) acceptLoop(s *slot, ln net.Listener) {
-	var backoff time.Duration
+	var failures int
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -182,9 +184,9 @@ func (n *Network) acceptLoop(s *slot, ln net.Listener) {
 				return
 			}
 			// Out of descriptors and the like: back off as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			failures++
 			n.log.Warn("simnet: accept", "addr", s.addr, "err", err)
-			t := time.NewTimer(backoff)
+			t := time.NewTimer(backoff.Capped(5*time.Millisecond, time.Second, failures))
 			select {
 			case <-t.C:
 			case <-n.done:
@@ -193,7 +195,7 @@ func (n *Network) acceptLoop(s *slot, ln net.Listener) {
 			}
 			continue
 		}
-		backoff = 0
+		failures = 0
 		n.admit(s, c)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // heartbeatKey is the kv row ProbeWrite rewrites.
@@ -20,9 +22,9 @@ func (db *DB) ProbeWrite(ctx context.Context, at time.Time) error {
 		}
 		return nil
 	}
-	ms := Millis(at)
+	ms := unixms.From(at)
 	_, err := db.W.ExecContext(ctx,
-		`INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?)
+		`INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)
 		 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
 		heartbeatKey, []byte(fmt.Sprint(ms)), ms)
 	if err != nil {

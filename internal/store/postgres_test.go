@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,20 +40,45 @@ func openPG(t *testing.T) (*DB, string) {
 	return db, dsn
 }
 
-func TestRebind(t *testing.T) {
-	for _, tc := range []struct{ in, pg string }{
-		{"SELECT 1", "SELECT 1"},
-		{"SELECT a FROM t WHERE b = ? AND c IN (?, ?)", "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"},
-		{"SELECT '?', \"a?\" FROM t WHERE x = ? -- why?\nAND y = ?", "SELECT '?', \"a?\" FROM t WHERE x = $1 -- why?\nAND y = $2"},
-		{"SELECT 'it''s ?' WHERE x = ?", "SELECT 'it''s ?' WHERE x = $1"},
-		{"a - ? - -1", "a - $1 - -1"},
+// TestDollarPlaceholders: queries are written once with $N placeholders
+// and bound by both drivers, in any order and repeated.
+func TestDollarPlaceholders(t *testing.T) {
+	sqlite, err := Open(t.Context(), filepath.Join(t.TempDir(), "nymwatch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sqlite.Close() })
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) *DB
+	}{
+		{"sqlite", func(*testing.T) *DB { return sqlite }},
+		{"postgres", func(t *testing.T) *DB { db, _ := openPG(t); return db }},
 	} {
-		if got := DialectPostgres.Rebind(tc.in); got != tc.pg {
-			t.Errorf("Rebind(%q) = %q, want %q", tc.in, got, tc.pg)
-		}
-		if got := DialectSQLite.Rebind(tc.in); got != tc.in {
-			t.Errorf("sqlite Rebind changed %q to %q", tc.in, got)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			db := tc.db(t)
+			ctx := t.Context()
+			if _, err := db.W.ExecContext(ctx, `CREATE TABLE placeholders (k TEXT PRIMARY KEY, v TEXT NOT NULL, n BIGINT NOT NULL)`); err != nil {
+				t.Fatal(err)
+			}
+			// $2 before $1, $3 used twice: bound by number, not by position.
+			for range 2 {
+				if _, err := db.W.ExecContext(ctx, `INSERT INTO placeholders (k, v, n) VALUES ($2, $1, $3)
+					ON CONFLICT (k) DO UPDATE SET v = excluded.v, n = excluded.n + $3`,
+					"v1", "k?", int64(21)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var v string
+			var ms int64
+			if err := db.R.QueryRowContext(ctx, `SELECT v, n FROM placeholders WHERE k = $1 AND n = $2 AND '?' = '?'`,
+				"k?", int64(42)).Scan(&v, &ms); err != nil {
+				t.Fatal(err)
+			}
+			if string(v) != "v1" || ms != 42 {
+				t.Fatalf("got %q %d, want v1 42", v, ms)
+			}
+		})
 	}
 }
 
@@ -244,7 +270,7 @@ func TestPostgresLockTxSerialises(t *testing.T) {
 					if err := tx.QueryRowContext(t.Context(), "SELECT v FROM ctr").Scan(&v); err != nil {
 						return err
 					}
-					_, err := tx.ExecContext(t.Context(), db.Rebind("UPDATE ctr SET v = ?"), v+1)
+					_, err := tx.ExecContext(t.Context(), "UPDATE ctr SET v = $1", v+1)
 					return err
 				})
 			}

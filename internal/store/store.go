@@ -9,8 +9,8 @@
 // holds only what several instances must agree on: incidents and the page
 // outbox. It is migrated the same way (embedded files, versions in
 // schema_migrations, applied in one transaction under an advisory lock).
-// Both are a *DB, so callers keep one shape: queries are written with ?
-// placeholders and passed through DB.Rebind.
+// Both are a *DB, so callers keep one shape: queries are written once with
+// $1, $2, … placeholders, which both drivers bind.
 package store
 
 import (
@@ -33,6 +33,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 //go:embed migrations/*.sql
@@ -140,9 +142,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Dialect says which SQL the database speaks.
 func (db *DB) Dialect() Dialect { return db.dialect }
-
-// Rebind rewrites a query written with ? placeholders for this database.
-func (db *DB) Rebind(q string) string { return db.dialect.Rebind(q) }
 
 // Close closes both pools, ends the session locks' connections (releasing
 // the locks) and releases the lock file.
@@ -301,25 +300,20 @@ func migrate(ctx context.Context, w *sql.DB, fsys fs.FS) error {
 	return nil
 }
 
-// Millis converts t to UTC unix milliseconds, the storage format for every
-// timestamp (text times from the driver carry a monotonic suffix).
-func Millis(t time.Time) int64 { return t.UnixMilli() }
-
-// NullMillis is Millis, or SQL NULL for the zero time.
+// NullMillis is unixms.From, or SQL NULL for the zero time. Every
+// timestamp is stored as UTC unix milliseconds (internal/unixms): text
+// times from the driver carry a monotonic suffix.
 func NullMillis(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UnixMilli()
+	return unixms.From(t)
 }
-
-// FromMillis is the inverse of Millis, in UTC.
-func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // FromNullMillis is the inverse of NullMillis: NULL gives the zero time.
 func FromNullMillis(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
 	}
-	return FromMillis(n.Int64)
+	return unixms.Time(n.Int64)
 }

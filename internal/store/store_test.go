@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
@@ -126,7 +128,7 @@ func TestMigrationNamesMustBeConsecutive(t *testing.T) {
 
 func TestTimesRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 25, 22, 3, 4, 567_891_000, time.FixedZone("CET", 3600))
-	got := FromMillis(Millis(at))
+	got := unixms.Time(unixms.From(at))
 	if !got.Equal(at.Truncate(time.Millisecond)) || got.Location() != time.UTC {
 		t.Fatalf("got %v", got)
 	}

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"cmp"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 // DirectoryFetcher gets a fresh directory (DirectoryClient does).
@@ -59,7 +61,7 @@ type Discovery struct {
 	lastOKTime  prometheus.Gauge
 }
 
-var dirMetricRoles = [...]Role{RoleEntryGateway, RoleExitGateway, RoleMixnode, RoleStandby, RoleInactive}
+var dirMetricRoles = [...]probes.Role{probes.RoleEntryGateway, probes.RoleExitGateway, probes.RoleMixnode, probes.RoleStandby, probes.RoleInactive}
 
 // NewDiscovery returns a Discovery with no directory yet; call Restore at
 // startup to load the persisted one.
@@ -287,7 +289,7 @@ func carryUndescribed(prev, next Directory) Directory {
 	for i := range next.Nodes {
 		have[next.Nodes[i].NodeID] = true
 	}
-	var carried []Node
+	var carried []probes.Node
 	for _, n := range prev.Nodes {
 		if have[n.NodeID] || next.Bonded[n.NodeID] != n.Identity {
 			continue
@@ -310,10 +312,10 @@ func carryUndescribed(prev, next Directory) Directory {
 	if len(carried) == 0 {
 		return next
 	}
-	nodes := make([]Node, 0, len(next.Nodes)+len(carried))
+	nodes := make([]probes.Node, 0, len(next.Nodes)+len(carried))
 	nodes = append(nodes, next.Nodes...)
 	nodes = append(nodes, carried...)
-	slices.SortFunc(nodes, func(a, b Node) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	slices.SortFunc(nodes, func(a, b probes.Node) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	next.Nodes = nodes
 	return next
 }

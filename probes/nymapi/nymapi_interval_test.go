@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"math"

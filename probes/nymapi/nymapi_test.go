@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/testutil"
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 // dtFixture reads a nym-api fixture, checked against the manifest
@@ -64,7 +65,7 @@ func TestDecodeDescribedFixtures(t *testing.T) {
 			if h := exit.HostInformation.Hostname; h == nil || *h != "nym-exit.example-operator.net" {
 				t.Errorf("1399 hostname = %v", h)
 			}
-			if exit.DeclaredRole != (DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}) {
+			if exit.DeclaredRole != (probes.DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}) {
 				t.Errorf("1399 declared = %+v", exit.DeclaredRole)
 			}
 			if l := exit.AuxiliaryDetails.Location; l == nil || *l != "DE" {
@@ -122,7 +123,7 @@ func TestDecodeBondedFixture(t *testing.T) {
 
 func TestDecodeSkimmedFixtures(t *testing.T) {
 	type nodeWant struct {
-		role  Role
+		role  probes.Role
 		layer int
 		perf  float64
 	}
@@ -135,21 +136,21 @@ func TestDecodeSkimmedFixtures(t *testing.T) {
 		nodes     map[uint32]nodeWant
 	}{
 		{"nym-api_v2_unstable_nym-nodes_skimmed.json", "", 31522, refreshed, map[uint32]nodeWant{
-			1399: {RoleExitGateway, 0, 0.98}, 1502: {RoleExitGateway, 0, 0.91}, 2041: {RoleEntryGateway, 0, 0.95},
-			877: {RoleMixnode, 2, 1}, 2210: {RoleInactive, 0, 0.62},
+			1399: {probes.RoleExitGateway, 0, 0.98}, 1502: {probes.RoleExitGateway, 0, 0.91}, 2041: {probes.RoleEntryGateway, 0, 0.95},
+			877: {probes.RoleMixnode, 2, 1}, 2210: {probes.RoleInactive, 0, 0.62},
 		}},
 		{"nym-api_v2_unstable_nym-nodes_skimmed_exit-gateways.json", "fresh", 31522, refreshed, map[uint32]nodeWant{
-			1399: {RoleExitGateway, 0, 0.98}, 1502: {RoleExitGateway, 0, 0.91},
+			1399: {probes.RoleExitGateway, 0, 0.98}, 1502: {probes.RoleExitGateway, 0, 0.91},
 		}},
 		{"nym-api_v2_unstable_nym-nodes_skimmed_no-updates.json", "no-updates", 31522, "2026-05-15T11:06:40.120583001Z", map[uint32]nodeWant{}},
 		{"nym-api_v1_unstable_nym-nodes_skimmed.json", "", 0, refreshed, map[uint32]nodeWant{
-			1399: {RoleExitGateway, 0, 0.98}, 2041: {RoleEntryGateway, 0, 0.95}, 877: {RoleMixnode, 2, 1},
+			1399: {probes.RoleExitGateway, 0, 0.98}, 2041: {probes.RoleEntryGateway, 0, 0.95}, 877: {probes.RoleMixnode, 2, 1},
 		}},
 		{"nym-api_v2_unstable_nym-nodes_semi-skimmed.json", "", 31522, refreshed, map[uint32]nodeWant{
-			1399: {RoleExitGateway, 0, 0.98}, 2041: {RoleEntryGateway, 0, 0.95}, 877: {RoleMixnode, 2, 1},
+			1399: {probes.RoleExitGateway, 0, 0.98}, 2041: {probes.RoleEntryGateway, 0, 0.95}, 877: {probes.RoleMixnode, 2, 1},
 		}},
 		{"nym-api_v3_unstable_nym-nodes_semi-skimmed.json", "", 31522, refreshed, map[uint32]nodeWant{
-			1399: {RoleExitGateway, 0, 0.98}, 877: {RoleMixnode, 2, 1},
+			1399: {probes.RoleExitGateway, 0, 0.98}, 877: {probes.RoleMixnode, 2, 1},
 		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -206,8 +207,8 @@ func TestDecodeRewardedSetFixture(t *testing.T) {
 	}
 	roles := s.Roles()
 	for id, want := range map[uint32]NodeRole{
-		2041: {Role: RoleEntryGateway}, 1399: {Role: RoleExitGateway}, 1502: {Role: RoleExitGateway},
-		712: {Role: RoleMixnode, Layer: 1}, 877: {Role: RoleMixnode, Layer: 2}, 2002: {Role: RoleMixnode, Layer: 3},
+		2041: {Role: probes.RoleEntryGateway}, 1399: {Role: probes.RoleExitGateway}, 1502: {Role: probes.RoleExitGateway},
+		712: {Role: probes.RoleMixnode, Layer: 1}, 877: {Role: probes.RoleMixnode, Layer: 2}, 2002: {Role: probes.RoleMixnode, Layer: 3},
 	} {
 		if roles[id] != want {
 			t.Errorf("role of %d = %+v, want %+v", id, roles[id], want)
@@ -309,7 +310,7 @@ func TestDecodeToleratesUnknownFieldsAndShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Nodes) != 1 || s.Nodes[0].Role.Role != RoleStandby || s.Nodes[0].Performance != 0.5 ||
+	if len(s.Nodes) != 1 || s.Nodes[0].Role.Role != probes.RoleStandby || s.Nodes[0].Performance != 0.5 ||
 		!s.RefreshedAt.Equal(time.Date(2026, 5, 15, 11, 5, 12, 0, time.UTC)) {
 		t.Errorf("decoded %+v", s)
 	}
@@ -392,12 +393,12 @@ func TestNodeRoleUnmarshal(t *testing.T) {
 		want NodeRole
 		err  bool
 	}{
-		{`"EntryGateway"`, NodeRole{Role: RoleEntryGateway}, false},
-		{`"ExitGateway"`, NodeRole{Role: RoleExitGateway}, false},
-		{`"Standby"`, NodeRole{Role: RoleStandby}, false},
-		{`"Inactive"`, NodeRole{Role: RoleInactive}, false},
-		{`{"Mixnode":{"layer":1}}`, NodeRole{Role: RoleMixnode, Layer: 1}, false},
-		{`{"Mixnode":{"layer":3}}`, NodeRole{Role: RoleMixnode, Layer: 3}, false},
+		{`"EntryGateway"`, NodeRole{Role: probes.RoleEntryGateway}, false},
+		{`"ExitGateway"`, NodeRole{Role: probes.RoleExitGateway}, false},
+		{`"Standby"`, NodeRole{Role: probes.RoleStandby}, false},
+		{`"Inactive"`, NodeRole{Role: probes.RoleInactive}, false},
+		{`{"Mixnode":{"layer":1}}`, NodeRole{Role: probes.RoleMixnode, Layer: 1}, false},
+		{`{"Mixnode":{"layer":3}}`, NodeRole{Role: probes.RoleMixnode, Layer: 3}, false},
 		{`{"Mixnode":{"layer":0}}`, NodeRole{}, true},
 		{`{"Mixnode":{}}`, NodeRole{}, true},
 		{`{"Gateway":{}}`, NodeRole{}, true},

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/store"
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // dirSnapshotFormat versions the JSON in directory_snapshot.body; Load
@@ -47,12 +48,12 @@ func (s *DirectoryStore) Save(ctx context.Context, d Directory) error {
 	}
 	_, err = s.db.W.ExecContext(ctx, `
 INSERT INTO directory_snapshot (id, format, fetched_ms, saved_ms, source, node_count, body)
-VALUES (1, ?, ?, ?, ?, ?, ?)
+VALUES (1, $1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE SET
     format = excluded.format, fetched_ms = excluded.fetched_ms, saved_ms = excluded.saved_ms,
     source = excluded.source, node_count = excluded.node_count, body = excluded.body
 WHERE excluded.fetched_ms >= directory_snapshot.fetched_ms`,
-		dirSnapshotFormat, store.Millis(d.FetchedAt), store.Millis(s.now()), d.Source, len(d.Nodes), body)
+		dirSnapshotFormat, unixms.From(d.FetchedAt), unixms.From(s.now()), d.Source, len(d.Nodes), body)
 	if err != nil {
 		return fmt.Errorf("save directory: %w", err)
 	}
@@ -85,6 +86,6 @@ func (s *DirectoryStore) Load(ctx context.Context) (Directory, bool, error) {
 	if len(d.Nodes) != count {
 		return Directory{}, false, fmt.Errorf("load directory: %d nodes, row says %d", len(d.Nodes), count)
 	}
-	d.FetchedAt = store.FromMillis(fetchedMS)
+	d.FetchedAt = unixms.Time(fetchedMS)
 	return d, true, nil
 }

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"context"
@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nymwatch/nymwatch/internal/backoff"
 	"github.com/nymwatch/nymwatch/internal/testutil"
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 // dtNymAPI is a fake nym-api serving the fixtures. Routes can be
@@ -123,8 +125,8 @@ func dtClient(t testing.TB, base string, mod func(*DirectoryClientOptions)) *Dir
 	return c
 }
 
-func dtNodes(d Directory) map[uint32]Node {
-	m := make(map[uint32]Node, len(d.Nodes))
+func dtNodes(d Directory) map[uint32]probes.Node {
+	m := make(map[uint32]probes.Node, len(d.Nodes))
 	for _, n := range d.Nodes {
 		m[n.NodeID] = n
 	}
@@ -156,38 +158,38 @@ func TestFetchFixtureDirectory(t *testing.T) {
 	if !slices.Equal(ids, []uint32{877, 1399, 1502, 2041, 2210}) {
 		t.Fatalf("nodes (sorted) = %v", ids)
 	}
-	want := map[uint32]Node{
+	want := map[uint32]probes.Node{
 		1399: {
-			NodeID: 1399, Identity: "EyxQEzbQZZhPLQVx8iLagRSwk3x3y2Vg2LouVF4S8Yus", Role: RoleExitGateway,
-			Declared: DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}, Country: "DE",
+			NodeID: 1399, Identity: "EyxQEzbQZZhPLQVx8iLagRSwk3x3y2Vg2LouVF4S8Yus", Role: probes.RoleExitGateway,
+			Declared: probes.DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}, Country: "DE",
 			Hosts:    []string{"203.0.113.10", "2001:db8:10::10", "nym-exit.example-operator.net"},
 			Hostname: "nym-exit.example-operator.net", HTTPPorts: []uint16{8080}, MixPort: 1789,
 			WSPort: 9000, WSSPort: 9001, Version: "1.31.0", Performance: 0.98,
 		},
 		1502: {
-			NodeID: 1502, Identity: "6gewNpDn6fRHPn7g35EX6pih4dKEisfLPQgYE938SWc1", Role: RoleExitGateway,
-			Declared: DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}, Country: "SE",
+			NodeID: 1502, Identity: "6gewNpDn6fRHPn7g35EX6pih4dKEisfLPQgYE938SWc1", Role: probes.RoleExitGateway,
+			Declared: probes.DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}, Country: "SE",
 			Hosts:    []string{"198.51.100.77", "gw.nordic-relay.example"},
 			Hostname: "gw.nordic-relay.example", HTTPPorts: []uint16{8080}, MixPort: 1789,
 			WSPort: 9000, WSSPort: 9001, Version: "1.30.0", Performance: 0.91,
 		},
 		2041: {
-			NodeID: 2041, Identity: "Cea9o6MvrAxZbWLy1vU4yHzkM5aePT9fRNFJWpaM7SUw", Role: RoleEntryGateway,
-			Declared: DeclaredRoles{Entry: true}, Country: "CH",
+			NodeID: 2041, Identity: "Cea9o6MvrAxZbWLy1vU4yHzkM5aePT9fRNFJWpaM7SUw", Role: probes.RoleEntryGateway,
+			Declared: probes.DeclaredRoles{Entry: true}, Country: "CH",
 			Hosts:    []string{"198.51.100.23", "entry.example.org"},
 			Hostname: "entry.example.org", HTTPPorts: []uint16{8080}, MixPort: 1789,
 			WSPort: 9000, WSSPort: 9001, Version: "1.31.0", Performance: 0.95,
 		},
 		877: {
-			NodeID: 877, Identity: "D7qJFPoJDDTxtHBV2ogbHUyKodSCtasYeQpkNYTT3Tbn", Role: RoleMixnode, Layer: 2,
-			Declared: DeclaredRoles{Mixnode: true}, Country: "NL",
+			NodeID: 877, Identity: "D7qJFPoJDDTxtHBV2ogbHUyKodSCtasYeQpkNYTT3Tbn", Role: probes.RoleMixnode, Layer: 2,
+			Declared: probes.DeclaredRoles{Mixnode: true}, Country: "NL",
 			Hosts: []string{"192.0.2.45"}, HTTPPorts: []uint16{8080}, MixPort: 1789,
 			Version: "1.31.0", Performance: 1,
 		},
 		2210: {
 			// custom_http_port 8080 in the bond equals the default: listed once.
-			NodeID: 2210, Identity: "RZckBsG5XXLMsjXGjTi98yjx8LB6d9FhZPpVCccHTfw", Role: RoleInactive,
-			Declared: DeclaredRoles{Mixnode: true}, Country: "FI",
+			NodeID: 2210, Identity: "RZckBsG5XXLMsjXGjTi98yjx8LB6d9FhZPpVCccHTfw", Role: probes.RoleInactive,
+			Declared: probes.DeclaredRoles{Mixnode: true}, Country: "FI",
 			Hosts:    []string{"192.0.2.77", "2001:db8::77", "mix.example.net"},
 			Hostname: "mix.example.net", HTTPPorts: []uint16{8080}, MixPort: 1789,
 			Version: "1.29.0", Performance: 0.62,
@@ -199,7 +201,7 @@ func TestFetchFixtureDirectory(t *testing.T) {
 	}
 }
 
-func dtAssertNode(t *testing.T, got, want Node) {
+func dtAssertNode(t *testing.T, got, want probes.Node) {
 	t.Helper()
 	if got.NodeID != want.NodeID || got.Identity != want.Identity || got.Role != want.Role || got.Layer != want.Layer ||
 		got.Declared != want.Declared || got.Country != want.Country || !slices.Equal(got.Hosts, want.Hosts) ||
@@ -252,7 +254,7 @@ func TestFetchDescribedV1Fallback(t *testing.T) {
 			if d.Source != api.base()+PathDescribedV1 {
 				t.Errorf("source = %q, want v1", d.Source)
 			}
-			if len(d.Nodes) != 3 || dtNodes(d)[1399].Role != RoleExitGateway {
+			if len(d.Nodes) != 3 || dtNodes(d)[1399].Role != probes.RoleExitGateway {
 				t.Errorf("nodes = %+v", d.Nodes)
 			}
 			if api.count(PathDescribedV2) != 1 {
@@ -271,8 +273,8 @@ func TestFetchRoleSources(t *testing.T) {
 		return m
 	}
 	fromSet := map[uint32]NodeRole{
-		1399: {Role: RoleExitGateway}, 1502: {Role: RoleExitGateway}, 2041: {Role: RoleEntryGateway},
-		877: {Role: RoleMixnode, Layer: 2}, 2210: {Role: RoleInactive},
+		1399: {Role: probes.RoleExitGateway}, 1502: {Role: probes.RoleExitGateway}, 2041: {Role: probes.RoleEntryGateway},
+		877: {Role: probes.RoleMixnode, Layer: 2}, 2210: {Role: probes.RoleInactive},
 	}
 	for _, tc := range []struct {
 		name            string
@@ -312,8 +314,8 @@ func TestFetchRoleSources(t *testing.T) {
 			},
 			wantSource: RoleSourceDeclared,
 			wantRoles: map[uint32]NodeRole{
-				1399: {Role: RoleExitGateway}, 1502: {Role: RoleExitGateway}, 2041: {Role: RoleEntryGateway},
-				877: {Role: RoleMixnode}, 2210: {Role: RoleMixnode},
+				1399: {Role: probes.RoleExitGateway}, 1502: {Role: probes.RoleExitGateway}, 2041: {Role: probes.RoleEntryGateway},
+				877: {Role: probes.RoleMixnode}, 2210: {Role: probes.RoleMixnode},
 			},
 			wantUnavailable: []string{
 				"skimmed: GET {base}" + PathSkimmed + ": HTTP 500 after 3 attempts: chain error",
@@ -583,14 +585,14 @@ func TestNewDirectoryClientValidatesBaseURL(t *testing.T) {
 
 func TestDirCappedBackoff(t *testing.T) {
 	resp := &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": []string{"3600"}}}
-	if d := dirCappedBackoff(time.Second, 15*time.Second, 0, resp); d != 15*time.Second {
+	if d := backoff.Retryable(time.Second, 15*time.Second, 0, resp); d != 15*time.Second {
 		t.Errorf("Retry-After 3600 gave %v, want capped 15s", d)
 	}
 	resp.Header.Set("Retry-After", "2")
-	if d := dirCappedBackoff(time.Second, 15*time.Second, 0, resp); d != 2*time.Second {
+	if d := backoff.Retryable(time.Second, 15*time.Second, 0, resp); d != 2*time.Second {
 		t.Errorf("Retry-After 2 gave %v, want 2s", d)
 	}
-	if d := dirCappedBackoff(time.Second, 15*time.Second, 10, nil); d != 15*time.Second {
+	if d := backoff.Retryable(time.Second, 15*time.Second, 10, nil); d != 15*time.Second {
 		t.Errorf("attempt 10 gave %v, want 15s", d)
 	}
 }
@@ -623,7 +625,7 @@ func TestNodeNormalisation(t *testing.T) {
 		name   string
 		desc   string
 		bond   *NymBondedNode
-		want   Node
+		want   probes.Node
 		wantOK bool
 	}{
 		{
@@ -633,7 +635,7 @@ func TestNodeNormalisation(t *testing.T) {
 			        "declared_role":{"entry":true},"auxiliary_details":{"location":"de","announce_ports":{"mix_port":0}},
 			        "mixnet_websockets":{"ws_port":0,"wss_port":null},"build_information":{"build_version":" 1.31.0 "}}`,
 			bond: &NymBondedNode{NodeID: 9, IdentityKey: id, Host: "192.0.2.1", CustomHTTPPort: 8000},
-			want: Node{NodeID: 9, Identity: id, Role: RoleInactive, Declared: DeclaredRoles{Entry: true}, Country: "DE",
+			want: probes.Node{NodeID: 9, Identity: id, Role: probes.RoleInactive, Declared: probes.DeclaredRoles{Entry: true}, Country: "DE",
 				Hosts: []string{"192.0.2.1", "2001:db8::1", "example.org"}, Hostname: "example.org",
 				HTTPPorts: []uint16{8000, 8080}, MixPort: 1789, WSPort: 9000, Version: "1.31.0"},
 			wantOK: true,
@@ -643,14 +645,14 @@ func TestNodeNormalisation(t *testing.T) {
 			desc: `{"host_information":{"ip_address":["192.0.2.9"],"hostname":"evil.example/../admin?x=1","keys":{"ed25519":"` + id + `"}},
 			        "declared_role":{"entry":true,"exit_nr":true,"exit_ipr":true},"auxiliary_details":{"location":"Germany","announce_ports":{"mix_port":1800}},
 			        "mixnet_websockets":{"ws_port":9100,"wss_port":9443}}`,
-			want: Node{NodeID: 9, Identity: id, Role: RoleInactive, Declared: DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true},
+			want: probes.Node{NodeID: 9, Identity: id, Role: probes.RoleInactive, Declared: probes.DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true},
 				Hosts: []string{"192.0.2.9"}, HTTPPorts: []uint16{8080}, MixPort: 1800, WSPort: 9100, WSSPort: 9443},
 			wantOK: true,
 		},
 		{
 			name: "address list capped",
 			desc: `{"host_information":{"ip_address":[` + many + `],"hostname":"h.example","keys":{"ed25519":"` + id + `"}}}`,
-			want: Node{NodeID: 9, Identity: id, Role: RoleInactive, HTTPPorts: []uint16{8080}, MixPort: 1789, Hostname: "h.example",
+			want: probes.Node{NodeID: 9, Identity: id, Role: probes.RoleInactive, HTTPPorts: []uint16{8080}, MixPort: 1789, Hostname: "h.example",
 				Hosts: append([]string{"192.0.2.200"}, func() []string {
 					var s []string
 					for i := range 15 {
@@ -663,7 +665,7 @@ func TestNodeNormalisation(t *testing.T) {
 		{
 			name: "hostname only",
 			desc: `{"host_information":{"ip_address":[],"hostname":"only.example","keys":{"ed25519":"` + id + `"}}}`,
-			want: Node{NodeID: 9, Identity: id, Role: RoleInactive, Hosts: []string{"only.example"}, Hostname: "only.example",
+			want: probes.Node{NodeID: 9, Identity: id, Role: probes.RoleInactive, Hosts: []string{"only.example"}, Hostname: "only.example",
 				HTTPPorts: []uint16{8080}, MixPort: 1789},
 			wantOK: true,
 		},
@@ -671,7 +673,7 @@ func TestNodeNormalisation(t *testing.T) {
 			name: "bond host is the only address",
 			desc: `{"host_information":{"ip_address":["not-an-ip"],"keys":{"ed25519":"` + id + `"}}}`,
 			bond: &NymBondedNode{NodeID: 9, IdentityKey: id, Host: "Bond.Example"},
-			want: Node{NodeID: 9, Identity: id, Role: RoleInactive, Hosts: []string{"bond.example"},
+			want: probes.Node{NodeID: 9, Identity: id, Role: probes.RoleInactive, Hosts: []string{"bond.example"},
 				HTTPPorts: []uint16{8080}, MixPort: 1789},
 			wantOK: true,
 		},
@@ -706,14 +708,14 @@ func TestNodeNormalisation(t *testing.T) {
 
 func TestDeclaredRole(t *testing.T) {
 	for _, tc := range []struct {
-		d    DeclaredRoles
+		d    probes.DeclaredRoles
 		want NodeRole
 	}{
-		{DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}, NodeRole{Role: RoleExitGateway}},
-		{DeclaredRoles{Entry: true, ExitNR: true}, NodeRole{Role: RoleEntryGateway}}, // not exit-capable without IPR
-		{DeclaredRoles{Entry: true}, NodeRole{Role: RoleEntryGateway}},
-		{DeclaredRoles{Mixnode: true}, NodeRole{Role: RoleMixnode}},
-		{DeclaredRoles{}, NodeRole{Role: RoleInactive}},
+		{probes.DeclaredRoles{Entry: true, ExitNR: true, ExitIPR: true}, NodeRole{Role: probes.RoleExitGateway}},
+		{probes.DeclaredRoles{Entry: true, ExitNR: true}, NodeRole{Role: probes.RoleEntryGateway}}, // not exit-capable without IPR
+		{probes.DeclaredRoles{Entry: true}, NodeRole{Role: probes.RoleEntryGateway}},
+		{probes.DeclaredRoles{Mixnode: true}, NodeRole{Role: probes.RoleMixnode}},
+		{probes.DeclaredRoles{}, NodeRole{Role: probes.RoleInactive}},
 	} {
 		if got := DeclaredRole(tc.d); got != tc.want {
 			t.Errorf("DeclaredRole(%+v) = %+v, want %+v", tc.d, got, tc.want)

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 // Wire types and decoders for the nym-api endpoints the directory reads.
 // Shapes follow nymtech/nym nym-api/nym-api-requests (models/described,
@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 // ErrBadShape marks a nym-api body that is JSON but not the expected shape.
@@ -179,8 +181,8 @@ func (p *Percent) UnmarshalJSON(b []byte) error {
 // NodeRole is nym-api's NodeRole, an externally tagged enum:
 // "EntryGateway", "ExitGateway", {"Mixnode":{"layer":N}}, "Standby", "Inactive".
 type NodeRole struct {
-	Role  Role
-	Layer int // 1–3 for RoleMixnode
+	Role  probes.Role
+	Layer int // 1–3 for probes.RoleMixnode
 }
 
 // UnmarshalJSON implements json.Unmarshaler. Unknown variants are errors:
@@ -198,13 +200,13 @@ func (r *NodeRole) UnmarshalJSON(b []byte) error {
 		}
 		switch s {
 		case "EntryGateway":
-			*r = NodeRole{Role: RoleEntryGateway}
+			*r = NodeRole{Role: probes.RoleEntryGateway}
 		case "ExitGateway":
-			*r = NodeRole{Role: RoleExitGateway}
+			*r = NodeRole{Role: probes.RoleExitGateway}
 		case "Standby":
-			*r = NodeRole{Role: RoleStandby}
+			*r = NodeRole{Role: probes.RoleStandby}
 		case "Inactive":
-			*r = NodeRole{Role: RoleInactive}
+			*r = NodeRole{Role: probes.RoleInactive}
 		default:
 			return fmt.Errorf("node role: unknown variant %q", nymSnippet([]byte(s), 40))
 		}
@@ -224,7 +226,7 @@ func (r *NodeRole) UnmarshalJSON(b []byte) error {
 		if l := *m.Mixnode.Layer; l < 1 || l > 3 {
 			return fmt.Errorf("node role: mixnode layer %d out of range 1–3", l)
 		}
-		*r = NodeRole{Role: RoleMixnode, Layer: *m.Mixnode.Layer}
+		*r = NodeRole{Role: probes.RoleMixnode, Layer: *m.Mixnode.Layer}
 		return nil
 	default:
 		return fmt.Errorf("node role: unexpected %s", nymSnippet(b, 40))
@@ -250,7 +252,7 @@ type NymNodeData struct {
 			Ed25519 string `json:"ed25519"`
 		} `json:"keys"`
 	} `json:"host_information"`
-	DeclaredRole     DeclaredRoles `json:"declared_role"`
+	DeclaredRole     probes.DeclaredRoles `json:"declared_role"`
 	AuxiliaryDetails struct {
 		Location      *string `json:"location"`
 		AnnouncePorts struct {
@@ -338,13 +340,13 @@ func DecodeBonded(body []byte) ([]NymBondedNode, error) {
 
 // NymSkimmedNode is SkimmedNodeV1, the routing view with role and performance.
 type NymSkimmedNode struct {
-	NodeID         uint32        `json:"node_id"`
-	Identity       string        `json:"ed25519_identity_pubkey"`
-	IPAddresses    []string      `json:"ip_addresses"`
-	MixPort        uint16        `json:"mix_port"`
-	SphinxKey      string        `json:"x25519_sphinx_pubkey"`
-	Role           *NodeRole     `json:"role"`
-	SupportedRoles DeclaredRoles `json:"supported_roles"`
+	NodeID         uint32               `json:"node_id"`
+	Identity       string               `json:"ed25519_identity_pubkey"`
+	IPAddresses    []string             `json:"ip_addresses"`
+	MixPort        uint16               `json:"mix_port"`
+	SphinxKey      string               `json:"x25519_sphinx_pubkey"`
+	Role           *NodeRole            `json:"role"`
+	SupportedRoles probes.DeclaredRoles `json:"supported_roles"`
 	Entry          *struct {
 		Hostname *string `json:"hostname"`
 		WSPort   uint16  `json:"ws_port"`
@@ -497,12 +499,12 @@ func (s NymRewardedSet) Roles() map[uint32]NodeRole {
 			}
 		}
 	}
-	add(s.EntryGateways, NodeRole{Role: RoleEntryGateway})
-	add(s.ExitGateways, NodeRole{Role: RoleExitGateway})
-	add(s.Layer1, NodeRole{Role: RoleMixnode, Layer: 1})
-	add(s.Layer2, NodeRole{Role: RoleMixnode, Layer: 2})
-	add(s.Layer3, NodeRole{Role: RoleMixnode, Layer: 3})
-	add(s.Standby, NodeRole{Role: RoleStandby})
+	add(s.EntryGateways, NodeRole{Role: probes.RoleEntryGateway})
+	add(s.ExitGateways, NodeRole{Role: probes.RoleExitGateway})
+	add(s.Layer1, NodeRole{Role: probes.RoleMixnode, Layer: 1})
+	add(s.Layer2, NodeRole{Role: probes.RoleMixnode, Layer: 2})
+	add(s.Layer3, NodeRole{Role: probes.RoleMixnode, Layer: 3})
+	add(s.Standby, NodeRole{Role: probes.RoleStandby})
 	return m
 }
 

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"cmp"
@@ -7,17 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
+
+	"github.com/nymwatch/nymwatch/internal/backoff"
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 // Defaults of the nym-api directory client and of nym-node ports (nym-api
@@ -30,10 +31,6 @@ const (
 	// DefaultDirectoryMaxBytes bounds one nym-api body; mainnet's described
 	// list is a few MiB for ~750 nodes.
 	DefaultDirectoryMaxBytes = 64 << 20
-
-	DefaultNodeHTTPPort = 8080 // DEFAULT_NYM_NODE_HTTP_PORT
-	DefaultMixPort      = 1789 // DEFAULT_MIX_LISTENING_PORT
-	DefaultWSPort       = 9000 // DEFAULT_CLIENT_LISTENING_PORT
 )
 
 // nym-api paths read by the directory client.
@@ -63,8 +60,8 @@ const (
 
 // Directory is one snapshot of the network's nodes.
 type Directory struct {
-	Nodes     []Node    `json:"nodes"` // sorted by NodeID; treat as read-only
-	FetchedAt time.Time `json:"fetched_at"`
+	Nodes     []probes.Node `json:"nodes"` // sorted by NodeID; treat as read-only
+	FetchedAt time.Time     `json:"fetched_at"`
 	// Source is the described endpoint the nodes came from.
 	Source     string     `json:"source"`
 	RoleSource RoleSource `json:"role_source"`
@@ -87,8 +84,8 @@ type Directory struct {
 func (d Directory) IsZero() bool { return len(d.Nodes) == 0 && d.FetchedAt.IsZero() }
 
 // Counts returns the number of nodes per role (every role present, maybe 0).
-func (d Directory) Counts() map[Role]int {
-	m := map[Role]int{RoleEntryGateway: 0, RoleExitGateway: 0, RoleMixnode: 0, RoleStandby: 0, RoleInactive: 0}
+func (d Directory) Counts() map[probes.Role]int {
+	m := map[probes.Role]int{probes.RoleEntryGateway: 0, probes.RoleExitGateway: 0, probes.RoleMixnode: 0, probes.RoleStandby: 0, probes.RoleInactive: 0}
 	for i := range d.Nodes {
 		m[d.Nodes[i].Role]++
 	}
@@ -195,7 +192,7 @@ func NewDirectoryClient(opts DirectoryClientOptions) (*DirectoryClient, error) {
 	// other, and a redirect could point the fetch at internal services.
 	// (A copy: the caller's client is not changed.)
 	nc := *hc
-	nc.CheckRedirect = noRedirects
+	nc.CheckRedirect = probes.NoRedirects
 	hc = &nc
 	rc := &retryablehttp.Client{
 		HTTPClient:   hc,
@@ -203,7 +200,7 @@ func NewDirectoryClient(opts DirectoryClientOptions) (*DirectoryClient, error) {
 		RetryWaitMin: opts.RetryWaitMin,
 		RetryWaitMax: opts.RetryWaitMax,
 		CheckRetry:   retryablehttp.DefaultRetryPolicy,
-		Backoff:      dirCappedBackoff,
+		Backoff:      backoff.Retryable,
 		ErrorHandler: dirErrorHandler,
 	}
 	switch {
@@ -257,20 +254,6 @@ func dirParseBaseURL(raw string) (string, error) {
 		return "", errors.New("nym-api base URL: must not embed credentials")
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-// dirCappedBackoff is DefaultBackoff with the server's Retry-After capped at
-// max: uncapped, a "Retry-After: 3600" would park the refresh for an hour
-// (hashicorp/go-retryablehttp#247).
-func dirCappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	d := retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp)
-	if d > maxWait {
-		d = maxWait
-	}
-	if d < 0 {
-		d = minWait
-	}
-	return d
 }
 
 // dirRetriesExhausted carries the attempt count out of retryablehttp.
@@ -343,7 +326,7 @@ func (c *DirectoryClient) get(ctx context.Context, path string) ([]byte, error) 
 		return nil, &NymAPIStatusError{
 			URL:        u,
 			StatusCode: resp.StatusCode,
-			Message:    "redirect to " + redirectTarget(base, resp.Header.Get("Location")) + " not followed",
+			Message:    "redirect to " + probes.RedirectTarget(base, resp.Header.Get("Location")) + " not followed",
 			Attempts:   attempts,
 		}
 	}
@@ -535,7 +518,7 @@ func buildDirectory(in dirInputs) Directory {
 	}
 
 	seen := make(map[uint32]bool, len(in.described))
-	d.Nodes = make([]Node, 0, len(in.described))
+	d.Nodes = make([]probes.Node, 0, len(in.described))
 	for _, it := range in.described {
 		if seen[it.NodeID] {
 			d.Skipped++
@@ -564,57 +547,57 @@ func buildDirectory(in dirInputs) Directory {
 		}
 		d.Nodes = append(d.Nodes, n)
 	}
-	slices.SortFunc(d.Nodes, func(a, b Node) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	slices.SortFunc(d.Nodes, func(a, b probes.Node) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	return d
 }
 
 // dirRoleFromSet is the node's role in a rewarded set; absent (or no set
 // known) means inactive.
-func dirRoleFromSet(roles map[uint32]NodeRole, id uint32) (Role, int) {
+func dirRoleFromSet(roles map[uint32]NodeRole, id uint32) (probes.Role, int) {
 	if r, ok := roles[id]; ok {
 		return r.Role, r.Layer
 	}
-	return RoleInactive, 0
+	return probes.RoleInactive, 0
 }
 
 // DeclaredRole is the role a node would have if it were active in what it
 // declares: exit-capable (NR and IPR) → exit gateway, entry → entry gateway,
 // mixnode → mixnode of unknown layer (0). Used only when nym-api's epoch
 // roles are unavailable.
-func DeclaredRole(d DeclaredRoles) NodeRole {
+func DeclaredRole(d probes.DeclaredRoles) NodeRole {
 	switch {
 	case d.Entry && d.ExitNR && d.ExitIPR:
-		return NodeRole{Role: RoleExitGateway}
+		return NodeRole{Role: probes.RoleExitGateway}
 	case d.Entry:
-		return NodeRole{Role: RoleEntryGateway}
+		return NodeRole{Role: probes.RoleEntryGateway}
 	case d.Mixnode:
-		return NodeRole{Role: RoleMixnode}
+		return NodeRole{Role: probes.RoleMixnode}
 	default:
-		return NodeRole{Role: RoleInactive}
+		return NodeRole{Role: probes.RoleInactive}
 	}
 }
 
-// dirNodeFromDescription validates one described entry. Role is left for
+// dirNodeFromDescription validates one described entry. probes.Role is left for
 // the caller. ok is false if the entry cannot be probed or identified.
-func dirNodeFromDescription(it NymNodeDescription, bond NymBondedNode, hasBond bool) (Node, bool) {
+func dirNodeFromDescription(it NymNodeDescription, bond NymBondedNode, hasBond bool) (probes.Node, bool) {
 	d := it.Description
 	if it.NodeID == 0 || d == nil {
-		return Node{}, false
+		return probes.Node{}, false
 	}
 	id := strings.TrimSpace(d.HostInformation.Keys.Ed25519)
 	if !dirValidBase58Key(id) {
-		return Node{}, false
+		return probes.Node{}, false
 	}
 	// A bond whose identity differs is not this node (nym-api itself
 	// rejects such nodes); ignore its host and port.
 	if hasBond && bond.IdentityKey != "" && bond.IdentityKey != id {
 		hasBond = false
 	}
-	n := Node{
+	n := probes.Node{
 		NodeID:   it.NodeID,
 		Identity: id,
 		Declared: d.DeclaredRole,
-		Role:     RoleInactive,
+		Role:     probes.RoleInactive,
 	}
 	addHost := func(h string) {
 		if h != "" && len(n.Hosts) < dirMaxHostsPerNode && !slices.Contains(n.Hosts, h) {
@@ -641,7 +624,7 @@ func dirNodeFromDescription(it NymNodeDescription, bond NymBondedNode, hasBond b
 		}
 	}
 	if len(n.Hosts) == 0 {
-		return Node{}, false
+		return probes.Node{}, false
 	}
 	if loc := d.AuxiliaryDetails.Location; loc != nil {
 		n.Country = dirNormCountry(*loc)
@@ -649,15 +632,15 @@ func dirNodeFromDescription(it NymNodeDescription, bond NymBondedNode, hasBond b
 	if hasBond && bond.CustomHTTPPort != 0 {
 		n.HTTPPorts = append(n.HTTPPorts, bond.CustomHTTPPort)
 	}
-	if !slices.Contains(n.HTTPPorts, DefaultNodeHTTPPort) {
-		n.HTTPPorts = append(n.HTTPPorts, DefaultNodeHTTPPort)
+	if !slices.Contains(n.HTTPPorts, probes.DefaultNodeHTTPPort) {
+		n.HTTPPorts = append(n.HTTPPorts, probes.DefaultNodeHTTPPort)
 	}
-	n.MixPort = DefaultMixPort
+	n.MixPort = probes.DefaultMixPort
 	if p := d.AuxiliaryDetails.AnnouncePorts.MixPort; p != nil && *p != 0 {
 		n.MixPort = *p
 	}
 	if n.Declared.Entry {
-		n.WSPort = DefaultWSPort
+		n.WSPort = probes.DefaultWSPort
 		if ws := d.MixnetWebsockets; ws != nil {
 			if ws.WSPort != 0 {
 				n.WSPort = ws.WSPort
@@ -738,9 +721,4 @@ func dirClip(s string, n int) string {
 		return s
 	}
 	return nymSnippet([]byte(s), n)
-}
-
-// dirHostPort joins host and port, bracketing IPv6.
-func dirHostPort(host string, port uint16) string {
-	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 func dtNewDiscovery(t *testing.T, f DirectoryFetcher, p DirectoryPersister, reg prometheus.Registerer, clk *nwtest.Clock) *Discovery {
@@ -147,7 +148,7 @@ type dtCollectorFunc func(chan<- prometheus.Metric)
 func (f dtCollectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f dtCollectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
-func dtSameNode(a, b Node) bool {
+func dtSameNode(a, b probes.Node) bool {
 	return a.NodeID == b.NodeID && a.Identity == b.Identity && a.Role == b.Role && a.Layer == b.Layer &&
 		slices.Equal(a.Hosts, b.Hosts) && slices.Equal(a.HTTPPorts, b.HTTPPorts) && a.MixPort == b.MixPort &&
 		a.WSPort == b.WSPort && a.Undescribed == b.Undescribed
@@ -271,14 +272,14 @@ func TestDiscoveryCarriesUndescribedBondedNodes(t *testing.T) {
 	if !ok {
 		t.Fatal("877 (bonded, undescribed) was dropped")
 	}
-	if !mix.Undescribed || mix.Role != RoleMixnode || mix.Layer != 2 || mix.Performance != 0 ||
+	if !mix.Undescribed || mix.Role != probes.RoleMixnode || mix.Layer != 2 || mix.Performance != 0 ||
 		!slices.Equal(mix.Hosts, []string{"192.0.2.45"}) || mix.MixPort != 1789 {
 		t.Errorf("carried 877 = %+v", mix)
 	}
 	if len(d.Nodes) != 4 || n[1399].Undescribed {
 		t.Errorf("nodes = %v", d.Nodes)
 	}
-	if !slices.IsSortedFunc(d.Nodes, func(a, b Node) int { return int(a.NodeID) - int(b.NodeID) }) {
+	if !slices.IsSortedFunc(d.Nodes, func(a, b probes.Node) int { return int(a.NodeID) - int(b.NodeID) }) {
 		t.Error("nodes not sorted by id")
 	}
 	if v := testutil.ToFloat64(dtGaugeFunc(t, reg, "nymwatch_directory_undescribed_nodes")); v != 1 {
@@ -292,7 +293,7 @@ func TestDiscoveryCarriesUndescribedBondedNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := dtNodes(d)[877]; got.Role != RoleInactive || !got.Undescribed {
+	if got := dtNodes(d)[877]; got.Role != probes.RoleInactive || !got.Undescribed {
 		t.Errorf("877 after leaving the set = %+v", got)
 	}
 

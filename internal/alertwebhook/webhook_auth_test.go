@@ -1,4 +1,4 @@
-package detector
+package alertwebhook
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 // of the raw token.
 func TestWebhookTokenHashed(t *testing.T) {
 	token := []byte("s3cret-webhook-token\n") // token files end in a newline
-	h, ok := NewWebhookHandler(WebhookOptions{Token: token, Sink: (&sinkRecorder{}).sink}).(*webhook)
+	h, ok := NewHandler(Options{Token: token, Sink: (&sinkRecorder{}).sink}).(*webhook)
 	if !ok {
-		t.Fatal("NewWebhookHandler did not return *webhook")
+		t.Fatal("NewHandler did not return *webhook")
 	}
 	if h.o.Token != nil {
 		t.Fatalf("handler keeps the raw token (%d bytes); want only its digest", len(h.o.Token))

@@ -1,4 +1,4 @@
-package probes
+package nymapi
 
 import (
 	"net"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nymwatch/nymwatch/internal/testutil"
+	"github.com/nymwatch/nymwatch/probes"
 )
 
 // Seed corpora: the reference fixtures, added from their one copy, plus
@@ -37,7 +38,7 @@ func FuzzDecodeDescribed(f *testing.F) {
 			}
 			seen[n.NodeID] = true
 		}
-		for _, tg := range BuildTargets(d.Nodes, nil, nil, nil) {
+		for _, tg := range probes.BuildTargets(d.Nodes, nil, nil, nil) {
 			host, _, err := net.SplitHostPort(tg.Address)
 			if err != nil || host == "" {
 				t.Fatalf("target %s: bad address %q: %v", tg.ID, tg.Address, err)
@@ -46,7 +47,7 @@ func FuzzDecodeDescribed(f *testing.F) {
 	})
 }
 
-func dtCheckNodeInvariants(t *testing.T, n Node) {
+func dtCheckNodeInvariants(t *testing.T, n probes.Node) {
 	t.Helper()
 	if n.NodeID == 0 || !dirValidBase58Key(n.Identity) {
 		t.Fatalf("invalid node kept: %+v", n)
@@ -63,7 +64,7 @@ func dtCheckNodeInvariants(t *testing.T, n Node) {
 			t.Fatalf("node %d: bad host %q", n.NodeID, h)
 		}
 	}
-	if len(n.HTTPPorts) == 0 || !slices.Contains(n.HTTPPorts, DefaultNodeHTTPPort) || slices.Contains(n.HTTPPorts, 0) {
+	if len(n.HTTPPorts) == 0 || !slices.Contains(n.HTTPPorts, probes.DefaultNodeHTTPPort) || slices.Contains(n.HTTPPorts, 0) {
 		t.Fatalf("node %d: http ports %v", n.NodeID, n.HTTPPorts)
 	}
 	if u := slices.Compact(slices.Clone(n.HTTPPorts)); len(u) != len(n.HTTPPorts) {
@@ -98,11 +99,11 @@ func FuzzDecodeSkimmed(f *testing.F) {
 		}
 		for _, n := range s.Nodes {
 			switch n.Role.Role {
-			case RoleEntryGateway, RoleExitGateway, RoleStandby, RoleInactive:
+			case probes.RoleEntryGateway, probes.RoleExitGateway, probes.RoleStandby, probes.RoleInactive:
 				if n.Role.Layer != 0 {
 					t.Fatalf("node %d: %s with layer %d", n.NodeID, n.Role.Role, n.Role.Layer)
 				}
-			case RoleMixnode:
+			case probes.RoleMixnode:
 				if n.Role.Layer < 1 || n.Role.Layer > 3 {
 					t.Fatalf("node %d: mixnode layer %d", n.NodeID, n.Role.Layer)
 				}
