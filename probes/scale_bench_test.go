@@ -170,12 +170,12 @@ func runScale(b *testing.B, hangPct, concurrency int, bbBin string) []scalePhase
 	}
 
 	bb := startBlackbox(b, bbBin)
-	driver := newBlackboxDriver(bb.base, concurrency)
+	driver := newBlackboxDriver(bb.Base, concurrency)
 	bp := runScalePhase(b, child, reach, scalePhaseSpec{
 		tool: "blackbox", prober: driver, timeout: blackboxScrapeTimeout,
-		concurrency: concurrency, cycles: cycles, pid: bb.pid,
+		concurrency: concurrency, cycles: cycles, pid: bb.Pid,
 	})
-	driver.client.CloseIdleConnections()
+	driver.Close()
 	b.Logf("blackbox outcomes per interval: %s", bp.outcomes())
 	if n := slices.Min(bp.stats.completed); n != len(reach) {
 		b.Logf("blackbox: only %d of %d targets completed in some interval", n, len(reach))
