@@ -57,7 +57,7 @@ import (
 //     bookkeeping of every probe, so it slightly overstates nymwatch), RSS
 //     its peak (VmHWM, reset before the phase).
 //  2. blackbox: the exporter in a child process with the closest equivalent
-//     modules (see blackboxConfig), scraped by a driver in this process —
+//     modules (see blackbox.Config), scraped by a driver in this process —
 //     another Scheduler with the same slots and concurrency, one /probe
 //     request per target per interval, as Prometheus would with
 //     scrape_interval 30s and scrape_timeout 5.5s. CPU and peak RSS are the

@@ -134,6 +134,8 @@ type result struct {
 	perInterval        []float64 // probes completed in each measured interval
 	hwmKiB             int64
 	db0, db1           dbSize
+	dbMid              dbSize    // halfway through the measured intervals (at midAt), if there are 2 or more
+	midAt, endAt       time.Time // when dbMid and db1 were read
 	elapsed            time.Duration
 	lateness           [2]float64 // p50, p99 seconds over the measured intervals; NaN if none
 	workersNeeded      float64    // nymwatch_probe_workers_needed at the end
@@ -174,6 +176,10 @@ func (r *result) print(w io.Writer, p params) {
 	fmt.Fprintf(w, "%-34s %12.1f\n", "dispatch lateness p99, ms", r.lateness[1]*1000)
 	const mib = 1 << 20
 	fmt.Fprintf(w, "%-34s %12.2f\n", "database growth (live), MiB/day", float64(r.db1.live-r.db0.live)*day/mib)
+	if !r.midAt.IsZero() {
+		half := r.endAt.Sub(r.midAt)
+		fmt.Fprintf(w, "%-34s %12.2f\n", "  over the 2nd half, MiB/day", float64(r.db1.live-r.dbMid.live)*(24*time.Hour).Hours()/half.Hours()/mib)
+	}
 	fmt.Fprintf(w, "%-34s %12.1f\n", "database live size at end, MiB", float64(r.db1.live)/mib)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "database file at end, MiB", float64(r.db1.file)/mib)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "WAL at start, MiB", float64(r.db0.wal)/mib)
@@ -367,8 +373,14 @@ auth:
 		}
 		r.perInterval = append(r.perInterval, m.sums["nymwatch_probes_total"]-prev.sums["nymwatch_probes_total"])
 		prev = m
+		if len(r.perInterval) == p.intervals/2 {
+			// Halfway: the second half's growth shows whether the first
+			// was still state filling up (rows per target, first anomalies).
+			r.dbMid, r.midAt = measureDB(ctx, dbPath), time.Now()
+		}
 	}
 	r.cpu, r.elapsed, r.db0, r.db1 = procCPU(pid)-cpu0, time.Since(start), db0, measureDB(ctx, dbPath)
+	r.endAt = time.Now()
 	r.probes = prev.sums["nymwatch_probes_total"] - m0.sums["nymwatch_probes_total"]
 	r.skipped = prev.sums["nymwatch_probes_skipped_total"] - m0.sums["nymwatch_probes_skipped_total"]
 	r.workersNeeded = prev.sums["nymwatch_probe_workers_needed"]
