@@ -76,6 +76,7 @@ type params struct {
 	duration    time.Duration
 	blackbox    string
 	bbIntervals int
+	warmup      int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs.StringVar(&p.blackbox, "blackbox", bbDefault, "blackbox_exporter binary for the comparison phase after the daemon's (empty: no blackbox phase)")
 	fs.IntVar(&p.bbIntervals, "blackbox-intervals", 0, "intervals measured for blackbox_exporter (0: as many as for the daemon)")
+	fs.IntVar(&p.warmup, "warmup", 1, "intervals after the targets are scheduled before measuring (then it waits for the start-up queue to drain)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -108,8 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.bbIntervals <= 0 {
 		p.bbIntervals = p.intervals
 	}
-	if p.targets < 10 || p.intervals < 1 || p.interval < time.Second || p.hang < 0 || p.fail < 0 || p.hang+p.fail > 100 {
-		return errors.New("want -targets >= 10, -intervals >= 1, -interval >= 1s, 0 <= -hang + -fail <= 100")
+	if p.targets < 10 || p.intervals < 1 || p.warmup < 0 || p.interval < time.Second || p.hang < 0 || p.fail < 0 || p.hang+p.fail > 100 {
+		return errors.New("want -targets >= 10, -intervals >= 1, -warmup >= 0, -interval >= 1s, 0 <= -hang + -fail <= 100")
 	}
 	env, err := setup(ctx, p, stderr)
 	if err != nil {
@@ -140,6 +142,8 @@ type result struct {
 	lateness           [2]float64 // p50, p99 seconds over the measured intervals; NaN if none
 	workersNeeded      float64    // nymwatch_probe_workers_needed at the end
 	saturatedLogs      int        // the daemon's "probe workers saturated" warnings, whole run
+	backlog            bool       // the start-up queue had not drained when the measurement began
+	lateOver10         float64    // share of probes that started over 10 s late (beyond the histogram's buckets)
 	simnetNodesHanging int
 	storm              string // the webhook storm's counts, "" without one
 }
@@ -163,6 +167,9 @@ func (r *result) print(w io.Writer, p params) {
 	day := 24 * time.Hour.Hours() / r.elapsed.Hours()
 	fmt.Fprintf(w, "nymwatch run: %d nodes, %d targets, interval %s, concurrency %d, %d%% hang, %d%% fail, %d intervals measured\n",
 		r.nodes, r.targets, p.interval, p.concurrency, p.hang, p.fail, len(r.perInterval))
+	if r.backlog {
+		fmt.Fprintf(w, "note: the probe queue had not drained after the warm-up; the figures include its backlog\n")
+	}
 	fmt.Fprintf(w, "%-34s %12.3f\n", "CPU s per 1,000 probes", perK)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "CPU s per interval", r.cpu/float64(len(r.perInterval)))
 	fmt.Fprintf(w, "%-34s %12.1f\n", "peak RSS (VmHWM), MiB", float64(r.hwmKiB)/1024)
@@ -174,6 +181,7 @@ func (r *result) print(w io.Writer, p params) {
 	fmt.Fprintf(w, "%-34s %12d\n", "saturation warnings logged", r.saturatedLogs)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "dispatch lateness p50, ms", r.lateness[0]*1000)
 	fmt.Fprintf(w, "%-34s %12.1f\n", "dispatch lateness p99, ms", r.lateness[1]*1000)
+	fmt.Fprintf(w, "%-34s %12.1f\n", "started over 10 s late, %", 100*r.lateOver10)
 	const mib = 1 << 20
 	fmt.Fprintf(w, "%-34s %12.2f\n", "database growth (live), MiB/day", float64(r.db1.live-r.db0.live)*day/mib)
 	if !r.midAt.IsZero() {
@@ -345,10 +353,21 @@ auth:
 	}); err != nil {
 		return nil, fmt.Errorf("waiting for targets (see %s): %w", logf.Name(), err)
 	}
-	if err := sleep(ctx, done, p.interval); err != nil {
+	if err := sleep(ctx, done, time.Duration(p.warmup)*p.interval); err != nil {
 		return nil, err
 	}
-	r := &result{nodes: len(sn.Nodes()), targets: int(targets), simnetNodesHanging: e.hanging}
+	// Every new node's identity is checked at once, so the first interval
+	// carries a burst that, at 50,000 targets, outlasts it: wait until the
+	// queue has drained (in flight below the worker count), for at most
+	// two intervals more (a saturated pool never drains).
+	drained := waitUntil(ctx, done, 2*p.interval, func() bool {
+		m, err := scrape(ctx, metricsURL)
+		return err == nil && m.sums["nymwatch_probes_in_flight"] < float64(p.concurrency)
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	r := &result{nodes: len(sn.Nodes()), targets: int(targets), simnetNodesHanging: e.hanging, backlog: drained != nil}
 	m0, err := scrape(ctx, metricsURL)
 	if err != nil {
 		return nil, err
@@ -385,6 +404,7 @@ auth:
 	r.skipped = prev.sums["nymwatch_probes_skipped_total"] - m0.sums["nymwatch_probes_skipped_total"]
 	r.workersNeeded = prev.sums["nymwatch_probe_workers_needed"]
 	r.saturatedLogs = countLines(logf.Name(), "probe workers saturated")
+	r.lateOver10 = shareAbove(10, m0.buckets[latenessMetric], prev.buckets[latenessMetric])
 	for i, q := range []float64{0.5, 0.99} {
 		r.lateness[i] = quantile(q, m0.buckets[latenessMetric], prev.buckets[latenessMetric])
 	}
@@ -518,6 +538,17 @@ func labelValue(labels, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// shareAbove is the share of the observations between the two scrapes
+// above bound (a bucket's upper bound), 0 without observations.
+func shareAbove(bound float64, start, end map[float64]float64) float64 {
+	inf := math.Inf(1)
+	total := end[inf] - start[inf]
+	if total <= 0 {
+		return 0
+	}
+	return (total - (end[bound] - start[bound])) / total
 }
 
 // quantile is histogram_quantile(q) over the increase from the cumulative

@@ -36,6 +36,9 @@ func TestQuantile(t *testing.T) {
 	if got := quantile(0.99, nil, map[float64]float64{1: 1, inf: 10}); got != 1 {
 		t.Errorf("rank in +Inf: %v, want 1", got)
 	}
+	if got := shareAbove(0.1, start, end); got != 1.0/100 {
+		t.Errorf("share above 0.1 = %v, want 0.01", got)
+	}
 	if got := quantile(0.99, end, end); !math.IsNaN(got) {
 		t.Errorf("no observations: %v, want NaN", got)
 	}
