@@ -236,7 +236,11 @@ func setup(ctx context.Context, p params, stderr io.Writer) (_ *env, err error) 
 			e.close()
 		}
 	}()
-	if e.dir == "" {
+	if e.dir != "" {
+		if err := os.MkdirAll(e.dir, 0o700); err != nil {
+			return nil, err
+		}
+	} else {
 		d, err := os.MkdirTemp("", "nymwatch-bench-")
 		if err != nil {
 			return nil, err
