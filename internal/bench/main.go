@@ -237,6 +237,10 @@ func setup(ctx context.Context, p params, stderr io.Writer) (_ *env, err error) 
 		}
 	}()
 	if e.dir != "" {
+		// Absolute: the config's file paths are read relative to it.
+		if e.dir, err = filepath.Abs(e.dir); err != nil {
+			return nil, err
+		}
 		if err := os.MkdirAll(e.dir, 0o700); err != nil {
 			return nil, err
 		}
