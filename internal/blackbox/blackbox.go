@@ -136,7 +136,7 @@ func Binary() (string, error) {
 	if p == "" {
 		p = DefaultBinary
 	}
-	if _, err := os.Stat(p); err != nil {
+	if _, err := os.Stat(p); err != nil { //nolint:gosec // the benchmark operator's own path, not remote input
 		return "", fmt.Errorf("blackbox_exporter not found at %s (install the Debian package prometheus-blackbox-exporter or set %s): %w", p, BinaryEnv, err)
 	}
 	return p, nil
@@ -190,6 +190,7 @@ func Start(ctx context.Context, bin, dir string) (*Exporter, error) {
 			if resp.StatusCode == http.StatusOK {
 				return e, nil
 			}
+			err = fmt.Errorf("/-/healthy answered %s", resp.Status)
 		}
 		select {
 		case <-e.done:
@@ -201,7 +202,7 @@ func Start(ctx context.Context, bin, dir string) (*Exporter, error) {
 		}
 		if time.Now().After(deadline) {
 			e.Stop()
-			return nil, fmt.Errorf("blackbox_exporter not ready after 30s (%v):\n%s", err, logs.String())
+			return nil, fmt.Errorf("blackbox_exporter not ready after 30s (%w):\n%s", err, logs.String())
 		}
 	}
 }
