@@ -34,6 +34,14 @@ type probeMetrics struct {
 	// churn with every directory change. Enable only for small deployments
 	// or debugging; the detector already has per-target state.
 	targetUp *prometheus.GaugeVec
+	// lateness is how late each probe started against its slot: queueing
+	// behind a saturated pool shows here before probes are skipped.
+	lateness prometheus.Histogram
+	// workers is probes.concurrency; workersNeeded the estimate from the
+	// last interval (see Scheduler.closeWindowLocked), so an alert can
+	// compare the two.
+	workers       prometheus.Gauge
+	workersNeeded prometheus.Gauge
 }
 
 func newProbeMetrics(reg prometheus.Registerer, perTarget bool) *probeMetrics {
@@ -71,6 +79,19 @@ func newProbeMetrics(reg prometheus.Registerer, perTarget bool) *probeMetrics {
 		dispatched: f.NewCounter(prometheus.CounterOpts{
 			Name: "nymwatch_probe_scheduler_dispatches_total",
 			Help: "Scheduler dispatch rounds (one per interval slice).",
+		}),
+		lateness: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "nymwatch_probe_dispatch_lateness_seconds",
+			Help:    "How late each probe started against the start of its slot in the interval.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		workers: f.NewGauge(prometheus.GaugeOpts{
+			Name: "nymwatch_probe_workers",
+			Help: "Probe workers (probes.concurrency).",
+		}),
+		workersNeeded: f.NewGauge(prometheus.GaugeOpts{
+			Name: "nymwatch_probe_workers_needed",
+			Help: "Probe workers needed to probe every target every interval, with 50% headroom, estimated over the last interval.",
 		}),
 	}
 	for _, k := range metricKinds {

@@ -57,7 +57,7 @@ import (
 //     bookkeeping of every probe, so it slightly overstates nymwatch), RSS
 //     its peak (VmHWM, reset before the phase).
 //  2. blackbox: the exporter in a child process with the closest equivalent
-//     modules (see blackboxConfig), scraped by a driver in this process —
+//     modules (see blackbox.Config), scraped by a driver in this process —
 //     another Scheduler with the same slots and concurrency, one /probe
 //     request per target per interval, as Prometheus would with
 //     scrape_interval 30s and scrape_timeout 5.5s. CPU and peak RSS are the
@@ -166,12 +166,12 @@ func runScale(b *testing.B, hangPct, concurrency int, bbBin string) []scalePhase
 	}
 
 	bb := startBlackbox(b, bbBin)
-	driver := newBlackboxDriver(bb.base, concurrency)
+	driver := newBlackboxDriver(bb.Base, concurrency)
 	bp := runScalePhase(b, child, reach, scalePhaseSpec{
 		tool: "blackbox", prober: driver, timeout: blackboxScrapeTimeout,
-		concurrency: concurrency, cycles: cycles, pid: bb.pid,
+		concurrency: concurrency, cycles: cycles, pid: bb.Pid,
 	})
-	driver.client.CloseIdleConnections()
+	driver.Close()
 	b.Logf("blackbox outcomes per interval: %s", bp.outcomes())
 	if n := slices.Min(bp.stats.completed); n != len(reach) {
 		b.Logf("blackbox: only %d of %d targets completed in some interval", n, len(reach))

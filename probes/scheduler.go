@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -136,6 +137,30 @@ type targetState struct {
 	lastProbe int64 // cycle it was last queued in; -1 never (kinds with a longer cadence)
 	inFlight  bool  // queued or running
 	removed   bool
+	due       time.Time // start of the slot it was last queued for (dispatch lateness)
+}
+
+// workerHeadroom is the margin in the needed-workers estimate: probe times
+// vary from one interval to the next, and a pool run near its limit queues
+// probes late before it skips them.
+const workerHeadroom = 1.5
+
+// loadWindow accumulates one interval's demand on the workers, so that the
+// scheduler can say how many the targets need. Guarded by Scheduler.mu.
+type loadWindow struct {
+	cycle   int64         // the interval being accumulated
+	due     int           // probes that came due: queued or skipped
+	skipped int           // of which skipped (previous still queued or running)
+	done    int           // probes completed
+	hung    int           // of which ran into the timeout
+	busy    time.Duration // worker time of the completed probes
+}
+
+// saturation is what a window that skipped probes reports.
+type saturation struct {
+	skipped, due, needed, concurrency int
+	hangShare                         float64
+	mean, timeout, interval           time.Duration
 }
 
 // Scheduler probes every target once per interval, each at a stable offset
@@ -183,6 +208,7 @@ type Scheduler struct {
 	// needs the control targets to tell a cut-off from an outage).
 	urgent []*targetState
 	queue  []*targetState
+	win    loadWindow
 }
 
 // NewScheduler validates opts and prepares a scheduler; Start runs it.
@@ -344,6 +370,7 @@ func (s *Scheduler) Reconfigure(set Settings) error {
 			st.lastCycle, st.lastProbe = -1, -1
 		}
 		s.pending = nil
+		s.win = loadWindow{}
 		s.assignLocked()
 	}
 	if s.started {
@@ -493,17 +520,22 @@ func (s *Scheduler) tick(context.Context) {
 	}
 	g := s.sliceAt(now)
 	n := int64(s.n)
+	var sat *saturation
+	if c := g / n; c > s.win.cycle {
+		sat = s.closeWindowLocked(c)
+	}
 	enq := 0
 	for _, st := range s.pending {
-		if !st.removed && s.dispatchLocked(st, g/n) {
+		if !st.removed && s.dispatchLocked(st, g/n, now) {
 			enq++
 		}
 	}
 	s.pending = s.pending[:0]
 	from := max(s.lastG+1, g-n+1)
 	for x := from; x <= g; x++ {
+		due := s.epoch.Add(time.Duration(x/n)*s.set.Interval + time.Duration(x%n)*s.set.Slice)
 		for _, st := range s.buckets[x%n] {
-			if s.dispatchLocked(st, x/n) {
+			if s.dispatchLocked(st, x/n, due) {
 				enq++
 			}
 		}
@@ -516,6 +548,14 @@ func (s *Scheduler) tick(context.Context) {
 		s.cond.Broadcast()
 	}
 	s.mu.Unlock()
+	if sat != nil {
+		// Once per interval: the operator needs the figure, not a line per
+		// skipped target.
+		s.log.Warn("probe workers saturated: targets skipped this interval, raise probes.concurrency",
+			"skipped", sat.skipped, "due", sat.due, "hanging_share", fmt.Sprintf("%.3f", sat.hangShare),
+			"mean_probe", sat.mean.Round(time.Millisecond), "timeout", sat.timeout, "interval", sat.interval,
+			"concurrency", sat.concurrency, "needed_concurrency", sat.needed)
+	}
 	s.lastRun.Store(now.UnixNano())
 	s.m.lastTick.Set(float64(now.UnixNano()) / 1e9)
 	if advanced {
@@ -523,9 +563,39 @@ func (s *Scheduler) tick(context.Context) {
 	}
 }
 
+// closeWindowLocked ends the load window, starts one for cycle next,
+// updates the needed-workers gauge and, if the window skipped probes,
+// returns what to tell the operator.
+//
+// Needed workers = headroom × probes due × mean probe time / interval
+// (Little's law). With hanging targets the mean is dominated by hanging
+// share × timeout, so at 50,000 targets, 10 % hanging, a 5 s timeout and a
+// 30 s interval: 1.5 × 50,000 × 0.1 × 5 s / 30 s ≈ 1,250 plus the healthy
+// probes' share. The mean comes from the probes that completed: under
+// saturation the queue is served in order, so they are a fair sample.
+func (s *Scheduler) closeWindowLocked(next int64) *saturation {
+	w := s.win
+	s.win = loadWindow{cycle: next}
+	mean, share := time.Duration(0), 0.0
+	switch {
+	case w.done > 0:
+		mean, share = w.busy/time.Duration(w.done), float64(w.hung)/float64(w.done)
+	case w.due > 0:
+		mean, share = s.set.Timeout, 1 // nothing completed: assume every probe hangs
+	}
+	needed := int(math.Ceil(workerHeadroom * float64(w.due) * mean.Seconds() / s.set.Interval.Seconds()))
+	s.m.workersNeeded.Set(float64(needed))
+	if w.skipped == 0 {
+		return nil
+	}
+	return &saturation{skipped: w.skipped, due: w.due, needed: needed, concurrency: s.set.Concurrency,
+		hangShare: share, mean: mean, timeout: s.set.Timeout, interval: s.set.Interval}
+}
+
 // dispatchLocked queues st for cycle unless it was already dispatched in it
-// (duplicate tick) or is still in flight (skipped and counted).
-func (s *Scheduler) dispatchLocked(st *targetState, cycle int64) bool {
+// (duplicate tick) or is still in flight (skipped and counted). due is the
+// start of the slot it is queued for.
+func (s *Scheduler) dispatchLocked(st *targetState, cycle int64, due time.Time) bool {
 	if st.lastCycle >= cycle {
 		return false
 	}
@@ -533,13 +603,16 @@ func (s *Scheduler) dispatchLocked(st *targetState, cycle int64) bool {
 	if e := s.every[st.t.Kind]; e > 1 && st.lastProbe >= 0 && cycle-st.lastProbe < e && (cycle+int64(st.hash%uint64(e)))%e != 0 { //nolint:gosec // e > 1, so the remainder fits
 		return false // not due: its cadence is longer than the interval
 	}
+	s.win.due++
 	if st.inFlight {
+		s.win.skipped++
 		s.m.skipped.WithLabelValues(string(st.t.Kind)).Inc()
 		s.log.Debug("probe skipped, previous still in flight", "target", st.t.ID)
 		return false
 	}
 	st.inFlight = true
 	st.lastProbe = cycle
+	st.due = due
 	if k := st.t.Kind; k == KindControl || k == KindService {
 		s.urgent = append(s.urgent, st)
 	} else {
@@ -556,6 +629,7 @@ func (s *Scheduler) resizeLocked() {
 		s.running++
 		s.wg.Go(s.worker)
 	}
+	s.m.workers.Set(float64(s.set.Concurrency))
 	s.cond.Broadcast()
 }
 
@@ -577,7 +651,7 @@ func (s *Scheduler) worker() {
 		st := (*q)[0]
 		(*q)[0] = nil
 		*q = (*q)[1:]
-		t, timeout, removed := st.t, s.set.Timeout, st.removed
+		t, timeout, removed, due := st.t, s.set.Timeout, st.removed, st.due
 		if removed {
 			st.inFlight = false
 		}
@@ -586,14 +660,18 @@ func (s *Scheduler) worker() {
 			s.m.inFlight.Dec()
 			continue
 		}
-		s.run(st, t, timeout)
+		s.run(st, t, timeout, due)
 	}
 }
 
-// run probes t once under its own timeout and delivers the result.
-func (s *Scheduler) run(st *targetState, t *Target, timeout time.Duration) {
+// run probes t once under its own timeout and delivers the result. due is
+// the start of the slot it was queued for.
+func (s *Scheduler) run(st *targetState, t *Target, timeout time.Duration, due time.Time) {
 	var res Result
 	start := time.Now()
+	// A tick rounds to the nearest slice, so it may start a slot a little
+	// early: that is not lateness.
+	s.m.lateness.Observe(max(start.Sub(due), 0).Seconds())
 	ok := func() (ok bool) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -605,9 +683,17 @@ func (s *Scheduler) run(st *targetState, t *Target, timeout time.Duration) {
 		res = s.prober.Probe(ctx, t)
 		return true
 	}()
+	took := time.Since(start)
 	s.mu.Lock()
 	st.inFlight = false
 	current := !st.removed && !s.closed
+	if ok {
+		s.win.done++
+		s.win.busy += took
+		if res.Reason == ReasonTimeout || took >= timeout {
+			s.win.hung++
+		}
+	}
 	s.mu.Unlock()
 	s.m.inFlight.Dec()
 	if !ok || !current || s.ctx.Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ func TestSmoke(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), []string{"-binary", bin, "-targets", "50", "-intervals", "2", "-interval", "2s",
-		"-storm", "200", "-storm-for", "2s", "-dir", t.TempDir()}, &out, &errOut)
+		"-storm", "200", "-storm-for", "2s", "-dir", t.TempDir(), "-blackbox", ""}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -52,5 +53,17 @@ func TestSmoke(t *testing.T) {
 	}
 	if num("peak RSS (VmHWM), MiB") <= 0 || num("CPU s per 1,000 probes") <= 0 {
 		t.Errorf("no CPU or RSS measured:\n%s", out.String())
+	}
+	// Lateness comes from the daemon's histogram: there were probes, so a
+	// number (not NaN), and within the interval.
+	if p99 := num("dispatch lateness p99, ms"); p99 < num("dispatch lateness p50, ms") || p99 > 2000 {
+		t.Errorf("dispatch lateness p99 %v ms:\n%s", p99, out.String())
+	}
+	// The live size is read from SQLite: the schema alone is some pages.
+	if num("database live size at end, MiB") <= 0 {
+		t.Errorf("no database live size:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "blackbox_exporter: phase not run: -blackbox is empty") {
+		t.Errorf("no one-line blackbox message:\n%s", out.String())
 	}
 }
