@@ -165,7 +165,7 @@ func Start(ctx context.Context, bin, dir string) (*Exporter, error) {
 		return nil, fmt.Errorf("blackbox port: %w", err)
 	}
 	addr := ln.Addr().String()
-	_ = ln.Close() // a tiny race with other processes for the port; startup fails loudly if lost
+	_ = ln.Close()                            // a tiny race with other processes for the port; startup fails loudly if lost
 	logs := &testutil.Buffer{Limit: 64 << 10} // enough to see why it failed
 	// Default flags otherwise (log level info: the exporter logs each
 	// probe at debug only; --history.limit 100), as packaged.
