@@ -165,8 +165,10 @@ func Start(ctx context.Context, bin, dir string) (*Exporter, error) {
 		return nil, fmt.Errorf("blackbox port: %w", err)
 	}
 	addr := ln.Addr().String()
-	_ = ln.Close()                            // a tiny race with other processes for the port; startup fails loudly if lost
-	logs := &testutil.Buffer{Limit: 64 << 10} // enough to see why it failed
+	_ = ln.Close() // a tiny race with other processes for the port; startup fails loudly if lost
+
+	// The first 64 KiB of the child's output: enough to see why it failed.
+	logs := &testutil.Buffer{Limit: 64 << 10}
 	// Default flags otherwise (log level info: the exporter logs each
 	// probe at debug only; --history.limit 100), as packaged.
 	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr) //nolint:gosec // the operator's exporter binary
