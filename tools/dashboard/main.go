@@ -126,6 +126,12 @@ func build() *dashboard.DashboardBuilder {
 			query(`sum by (kind, reason) (rate(nymwatch_probe_failures_total{`+sel+`}[$__rate_interval]))`, "{{kind}} {{reason}}"))).
 		WithPanel(series("Probes skipped", "Probes skipped because the previous one of the target was still running: probing falls behind the interval.", "ops",
 			query(`sum by (kind) (rate(nymwatch_probes_skipped_total{`+sel+`}[$__rate_interval]))`, "{{kind}}"))).
+		WithPanel(series("Probe dispatch lateness", "How late probes start against their slot (nymwatch_probe_dispatch_lateness_seconds): it grows when probes queue for a worker, before any is skipped.", "s",
+			query(`histogram_quantile(0.5, sum by (le) (rate(nymwatch_probe_dispatch_lateness_seconds_bucket{`+sel+`}[$__rate_interval])))`, "p50"),
+			query(`histogram_quantile(0.99, sum by (le) (rate(nymwatch_probe_dispatch_lateness_seconds_bucket{`+sel+`}[$__rate_interval])))`, "p99"))).
+		WithPanel(series("Probe workers", "Workers configured (probes.concurrency) against the workers the last interval's probes needed with 50 % headroom: raise probes.concurrency when needed crosses configured.", "none",
+			query(`nymwatch_probe_workers{`+sel+`}`, "configured {{instance}}"),
+			query(`nymwatch_probe_workers_needed{`+sel+`}`, "needed {{instance}}"))).
 		WithRow(dashboard.NewRowBuilder("Anomalies and incidents")).
 		WithPanel(series("Open anomalies by class", "Anomalies the detector has open, by disclosure class.", "none",
 			query(`sum by (class) (nymwatch_anomalies_open{`+sel+`})`, "{{class}}"))).
