@@ -25,6 +25,7 @@ import (
 func (d *Detector) markDirty(id string) {
 	d.dirty[id] = struct{}{}
 	delete(d.gone, id)
+	d.ix.pending[id] = struct{}{}
 }
 
 // markGone notes that a target's state was dropped.

@@ -227,6 +227,7 @@ func (d *Detector) Restore(s Snapshot) error {
 	d.alertGroups, d.groupEnds = n.alertGroups, n.groupEnds
 	d.dirty, d.gone = n.dirty, n.gone
 	d.vantage, d.directory, d.holds = n.vantage, n.directory, n.holds
+	d.rebuildIndex()
 	// Peers' link state survives; their views are pulled again, and until
 	// they arrive the restored quorum state stands (warm-up).
 	d.peers, d.clusterStart, d.minority, d.status = map[string]*peerState{}, 0, nil, ClusterStatus{}

@@ -139,6 +139,9 @@ type targetState struct {
 	NonPublicSince     int64  `json:"non_public_since,omitempty"`
 	NonPublicDetail    string `json:"non_public_detail,omitempty"`
 	NonPublicClearedAt int64  `json:"non_public_cleared_at,omitempty"`
+
+	// ix: what it contributes to the evaluation index (index.go).
+	ix ixEntry
 }
 
 func (ts *targetState) isControl() bool { return ts.Target.Kind == probes.KindControl }
