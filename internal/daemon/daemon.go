@@ -28,6 +28,7 @@ import (
 	"github.com/nymwatch/nymwatch/disclosure"
 	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
+	"github.com/nymwatch/nymwatch/internal/detectorstore"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/webui"
@@ -97,7 +98,7 @@ type daemon struct {
 	cluster  *cluster.Cluster
 	ui       *webui.UI
 	pullJob  gocron.Job
-	state    *detector.StateStore
+	state    *detectorstore.StateStore
 	svc      *disclosure.Service
 	outbox   *disclosure.Outbox
 	app      swapHandler
@@ -134,7 +135,7 @@ type daemon struct {
 	outbound atomic.Pointer[outbound]
 	// saver writes only what changed in the detector since its last save
 	// (the first save after a start replaces the stored state).
-	saver *detector.StateSaver
+	saver *detectorstore.StateSaver
 }
 
 type daemonMetrics struct {
@@ -375,7 +376,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	d.state = detector.NewStateStore(d.db)
+	d.state = detectorstore.NewStateStore(d.db)
 	snap, err := d.state.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("load detector state: %w", err)
@@ -386,7 +387,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		}
 		d.log.Info("detector state restored", "saved_at", snap.SavedAt, "open_anomalies", len(d.det.Open()))
 	}
-	d.saver = detector.NewStateSaver(d.det, d.state)
+	d.saver = detectorstore.NewStateSaver(d.det, d.state)
 
 	pagers, err := buildPagers(cfg)
 	if err != nil {
