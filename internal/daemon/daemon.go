@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -657,13 +658,15 @@ func (d *daemon) persist(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("detector changes: %w", err)
 	}
+	b, err := json.Marshal(pending)
+	if err != nil {
+		d.det.Requeue(ch)
+		return fmt.Errorf("encode pending anomalies: %w", err)
+	}
 	sctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	if err := savePending(sctx, d.db, pending, now); err != nil {
-		d.det.Requeue(ch)
-		return err
-	}
-	if err := d.saver.Save(sctx, ch); err != nil {
+	// One transaction: the changes and the emissions not yet recorded.
+	if err := d.saver.SaveWith(sctx, ch, writePending(sctx, b, now)); err != nil {
 		return fmt.Errorf("save detector state: %w", err)
 	}
 	return nil

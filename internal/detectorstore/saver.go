@@ -39,11 +39,18 @@ func (s *StateSaver) Take(now time.Time) (detector.Changes, error) {
 // Save writes c in one transaction; on failure the changes go back to the
 // detector and the next save retries them.
 func (s *StateSaver) Save(ctx context.Context, c detector.Changes) error {
+	return s.SaveWith(ctx, c, nil)
+}
+
+// SaveWith is Save, with also (if not nil) run in the same transaction:
+// what the caller must store at the same instant as the state (the
+// daemon's emissions not yet recorded) commits with it or not at all.
+func (s *StateSaver) SaveWith(ctx context.Context, c detector.Changes, also func(*sql.Tx) error) error {
 	var err error
 	if c.Full {
-		err = s.saveFull(ctx, c)
+		err = s.saveFull(ctx, c, also)
 	} else {
-		err = s.saveIncremental(ctx, c)
+		err = s.saveIncremental(ctx, c, also)
 	}
 	if err != nil {
 		s.det.Requeue(c)
@@ -69,14 +76,14 @@ func anomHash(r *detector.AnomalyRow) [32]byte {
 		strconv.FormatInt(r.FirstSeen, 10), strconv.FormatInt(r.Detected, 10), string(r.State))
 }
 
-func (s *StateSaver) saveFull(ctx context.Context, c detector.Changes) error {
+func (s *StateSaver) saveFull(ctx context.Context, c detector.Changes, also func(*sql.Tx) error) error {
 	rows, err := c.TargetRows()
 	if err != nil {
 		return err
 	}
 	snap := detector.Snapshot{SavedAt: c.SavedAt, Version: detector.StateVersion, Targets: rows,
 		Anomalies: c.Anomalies, Components: c.Components, Meta: c.Meta}
-	if err := s.store.Save(ctx, snap); err != nil {
+	if err := s.store.save(ctx, snap, also); err != nil {
 		return err
 	}
 	s.anoms, s.comps, s.meta = map[string][32]byte{}, map[string][32]byte{}, map[string][32]byte{}
@@ -93,7 +100,7 @@ func (s *StateSaver) saveFull(ctx context.Context, c detector.Changes) error {
 	return nil
 }
 
-func (s *StateSaver) saveIncremental(ctx context.Context, c detector.Changes) error {
+func (s *StateSaver) saveIncremental(ctx context.Context, c detector.Changes, also func(*sql.Tx) error) error {
 	rows, err := c.TargetRows()
 	if err != nil {
 		return err
@@ -213,6 +220,9 @@ func (s *StateSaver) saveIncremental(ctx context.Context, c detector.Changes) er
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, c.Meta[k]); err != nil {
 				return fmt.Errorf("upsert meta %s: %w", k, err)
 			}
+		}
+		if also != nil {
+			return also(tx)
 		}
 		return nil
 	})

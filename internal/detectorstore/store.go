@@ -27,6 +27,10 @@ func NewStateStore(db *store.DB) *StateStore { return &StateStore{db: db} }
 
 // Save replaces the stored state with s in one transaction.
 func (s *StateStore) Save(ctx context.Context, snap detector.Snapshot) error {
+	return s.save(ctx, snap, nil)
+}
+
+func (s *StateStore) save(ctx context.Context, snap detector.Snapshot, also func(*sql.Tx) error) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		// detector_alerts is written by SaveAlerts, row by row; here only
 		// resolved alerts past their retention go.
@@ -68,6 +72,9 @@ func (s *StateStore) Save(ctx context.Context, snap detector.Snapshot) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_meta (key, value) VALUES ($1, $2)`, k, v); err != nil {
 				return fmt.Errorf("insert meta %s: %w", k, err)
 			}
+		}
+		if also != nil {
+			return also(tx)
 		}
 		return nil
 	})

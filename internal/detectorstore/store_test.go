@@ -2,6 +2,8 @@ package detectorstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -512,5 +514,85 @@ func BenchmarkSaveAlerts(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSaveWithIsOneTransaction: what the caller writes with the changes
+// commits with them or not at all, and a failed save is carried by the
+// next one.
+func TestSaveWithIsOneTransaction(t *testing.T) {
+	ctx := t.Context()
+	db := openStateDB(t, filepath.Join(t.TempDir(), "nymwatch.db"))
+	defer db.Close()
+	targets := gateways(100, 5, probes.RoleEntryGateway, "DE")
+	d := detector.New(detector.Options{})
+	d.SetTargets(targets)
+	sv := NewStateSaver(d, NewStateStore(db))
+	write := func(v string) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES ('t', $1, 0)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(v))
+			return err
+		}
+	}
+	kv := func() string {
+		var v []byte
+		if err := db.R.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = 't'`).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			t.Fatal(err)
+		}
+		return string(v)
+	}
+	stored := func() int {
+		snap, err := NewStateStore(db).Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(snap.Targets)
+	}
+	for i, full := range []bool{true, false} {
+		if !full {
+			d.Observe(probes.Result{Target: targets[2], OK: false, Reason: probes.ReasonTimeout, At: t0.Add(time.Minute)})
+		}
+		ch, err := sv.Take(t0.Add(time.Duration(i) * time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Full != full {
+			t.Fatalf("save %d: full=%v", i, ch.Full)
+		}
+		failing := func(tx *sql.Tx) error {
+			if err := write("half")(tx); err != nil {
+				return err
+			}
+			return errors.New("disk full")
+		}
+		if err := sv.SaveWith(ctx, ch, failing); err == nil {
+			t.Fatalf("save %d: a failing write in the transaction did not fail the save", i)
+		}
+		if kv() == "half" || (full && stored() != 0) {
+			t.Fatalf("save %d: a failed transaction left rows behind (kv %q, %d targets)", i, kv(), stored())
+		}
+		ch, err = sv.Take(t0.Add(time.Duration(i)*time.Minute + time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Full != full || ch.Len() == 0 {
+			t.Fatalf("save %d: the failed changes were not carried (full=%v, %d rows)", i, ch.Full, ch.Len())
+		}
+		if err := sv.SaveWith(ctx, ch, write(fmt.Sprint("v", i))); err != nil {
+			t.Fatal(err)
+		}
+		if kv() != fmt.Sprint("v", i) || stored() != len(targets) {
+			t.Fatalf("save %d: kv %q, %d targets stored", i, kv(), stored())
+		}
+	}
+	snap, err := NewStateStore(db).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range snap.Targets {
+		if r.ID == targets[2].ID && r.LastAt != t0.Add(time.Minute).UnixMilli() {
+			t.Fatalf("the retried incremental save lost the observation: %+v", r)
+		}
 	}
 }
