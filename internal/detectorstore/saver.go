@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
@@ -105,6 +107,9 @@ func (s *StateSaver) saveIncremental(ctx context.Context, c detector.Changes, al
 	if err != nil {
 		return err
 	}
+	// In key order, the upserts walk the table's B-tree once instead of
+	// jumping between pages that the page cache may have dropped.
+	slices.SortFunc(rows, func(a, b detector.TargetRow) int { return strings.Compare(a.ID, b.ID) })
 	// What to write, against what was last written.
 	anoms := make(map[string][32]byte, len(c.Anomalies))
 	var anomUp []int
