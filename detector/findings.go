@@ -319,6 +319,9 @@ func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *findi
 		Class: ClassInternal, Title: sp.title, NeedDisclosable: sp.country}
 	n, flapping := 0, 0
 	missed := map[string]bool{}
+	if g.indexed {
+		f.Contribs = make([]contributor, 0, len(g.targets)+1) // every member given may contribute
+	}
 	var latest int64
 	for _, tss := range g.nodes {
 		failing := false
