@@ -194,6 +194,13 @@ func (d *Detector) sample() {
 		s := sample{}
 		good, total := 0, 0
 		lats = lats[:0]
+		if members == nil {
+			// The index keeps the sample's inputs as targets change.
+			if g := d.ix.groups[name]; g != nil && g.sTotal > 0 {
+				total, good, s.At = g.sTotal, g.sGood, g.sampleMaxAt()
+				s.LatMS, s.HasLat = g.sampleMedian()
+			}
+		}
 		for _, ts := range d.sampleMembers(members, name) {
 			if ts.Tainted || ts.LastAt == 0 || ts.staging() && !strings.HasPrefix(name, svcPrefix) {
 				continue
@@ -213,7 +220,7 @@ func (d *Detector) sample() {
 			// is about latency only.
 			s.Success, s.HasSucc = float64(good)/float64(total), true
 		}
-		if len(lats) > 0 {
+		if len(lats) > 0 && members != nil {
 			s.LatMS, s.HasLat = median(lats), true
 		}
 		if !s.HasSucc && !s.HasLat {
@@ -235,17 +242,7 @@ func (d *Detector) sampleMembers(members map[string][]*targetState, name string)
 			}
 			return
 		}
-		g := d.ix.groups[name]
-		if g == nil {
-			return
-		}
-		i := 0
-		for _, ts := range g.members {
-			if !yield(i, ts) {
-				return
-			}
-			i++
-		}
+		// Indexed: sample reads the group's aggregates instead.
 	}
 }
 

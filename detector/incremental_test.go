@@ -272,3 +272,37 @@ func anomDiff(a, b []Anomaly) string {
 	}
 	return ""
 }
+
+// TestIncrementalSampleNewestLeaves: when the target holding a group's
+// newest observation leaves the group, the next baseline sample is dated
+// by the newest observation of those left, as the full walk dates it.
+func TestIncrementalSampleNewestLeaves(t *testing.T) {
+	gws := gateways(100, 3, probes.RoleEntryGateway, "DE")
+	inc, full := New(Options{}), New(Options{})
+	full.fullEval = true
+	for _, d := range []*Detector{inc, full} {
+		d.SetTargets(gws)
+		for _, tg := range gws {
+			d.Observe(probes.Result{Target: tg, OK: true, Latency: time.Millisecond, At: t0})
+		}
+		d.Evaluate(t0.Add(time.Second)) // first sample, dated t0
+		d.Observe(probes.Result{Target: gws[2], OK: true, Latency: time.Millisecond, At: t0.Add(20 * time.Second)})
+		d.SetTargets(gws[:2]) // the newest observation leaves unsampled
+		d.Observe(probes.Result{Target: gws[0], OK: true, Latency: 2 * time.Millisecond, At: t0.Add(10 * time.Second)})
+		d.Evaluate(t0.Add(21 * time.Second))
+	}
+	si, err := inc.Snapshot(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := full.Snapshot(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := snapDiff(si, sf); diff != "" {
+		t.Fatal(diff)
+	}
+	if c := inc.comps[compEntry]; c == nil || len(c.Samples) != 2 || c.Samples[1].At != toMs(t0.Add(10*time.Second)) {
+		t.Fatalf("samples %+v, want the second dated by the newest remaining observation", c)
+	}
+}

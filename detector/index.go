@@ -49,6 +49,10 @@ type ixEntry struct {
 	sec            bool  // security signal or refused address
 	heap           int   // position in the oldest-observation heap (others only)
 	lastAt         int64 // its key there
+	// In its group's baseline sample (observed, not tainted, not staging
+	// unless a service): whether good, its latency (µs) and observation.
+	sIn, sGood bool
+	sLat, sAt  int64
 }
 
 // groupIx is one group's (or country's) members.
@@ -56,6 +60,40 @@ type groupIx struct {
 	members map[string]*targetState
 	nodes   map[uint32]int // node targets per node
 	hot     map[string]*targetState
+	// The baseline sample's inputs (groups only, see sample): members in
+	// it, good ones, their latencies sorted, the newest observation
+	// (recomputed when its holder leaves).
+	sTotal, sGood int
+	sLats         []int64
+	sMaxAt        int64
+	sMaxStale     bool
+}
+
+// sampleMaxAt is the newest observation of the members in the sample.
+func (g *groupIx) sampleMaxAt() int64 {
+	if g.sMaxStale {
+		g.sMaxAt, g.sMaxStale = 0, false
+		for _, ts := range g.members {
+			if ts.ix.sIn {
+				g.sMaxAt = max(g.sMaxAt, ts.ix.sAt)
+			}
+		}
+	}
+	return g.sMaxAt
+}
+
+// sampleMedian is the median latency (ms) of the good members in the
+// sample, as median() computes it.
+func (g *groupIx) sampleMedian() (float64, bool) {
+	n := len(g.sLats)
+	if n == 0 {
+		return 0, false
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	if n%2 == 1 {
+		return ms(g.sLats[n/2]), true
+	}
+	return (ms(g.sLats[n/2-1]) + ms(g.sLats[n/2])) / 2, true
 }
 
 type unitCount struct{ members, failing int }
@@ -143,9 +181,11 @@ func (x *evalIndex) add(ts *targetState) {
 		x.sec[ts.Target.ID] = ts
 	}
 	if e.group != "" {
-		x.join(x.groups, e.group, ts, &e)
+		e.sIn = !ts.Tainted && ts.LastAt != 0 && !(ts.staging() && !strings.HasPrefix(e.group, svcPrefix))
+		e.sGood, e.sLat, e.sAt = ts.LastGood, ts.LastLatencyUS, ts.LastAt
+		x.join(x.groups, e.group, ts, &e, true)
 		if e.country != "" {
-			x.join(x.countries, e.country, ts, &e)
+			x.join(x.countries, e.country, ts, &e, false)
 		}
 	}
 	ts.ix = e
@@ -155,7 +195,7 @@ func (x *evalIndex) add(ts *targetState) {
 	}
 }
 
-func (x *evalIndex) join(m map[string]*groupIx, name string, ts *targetState, e *ixEntry) {
+func (x *evalIndex) join(m map[string]*groupIx, name string, ts *targetState, e *ixEntry, sampled bool) {
 	g := m[name]
 	if g == nil {
 		g = &groupIx{members: map[string]*targetState{}, nodes: map[uint32]int{}, hot: map[string]*targetState{}}
@@ -168,15 +208,36 @@ func (x *evalIndex) join(m map[string]*groupIx, name string, ts *targetState, e 
 	if e.hot {
 		g.hot[ts.Target.ID] = ts
 	}
+	if sampled && e.sIn {
+		g.sTotal++
+		g.sMaxAt = max(g.sMaxAt, e.sAt)
+		if e.sGood {
+			g.sGood++
+			i, _ := slices.BinarySearch(g.sLats, e.sLat)
+			g.sLats = slices.Insert(g.sLats, i, e.sLat)
+		}
+	}
 }
 
-func (x *evalIndex) leave(m map[string]*groupIx, name string, id string, e *ixEntry) {
+func (x *evalIndex) leave(m map[string]*groupIx, name string, id string, e *ixEntry, sampled bool) {
 	g := m[name]
 	if g == nil {
 		return
 	}
 	delete(g.members, id)
 	delete(g.hot, id)
+	if sampled && e.sIn {
+		g.sTotal--
+		if e.sAt >= g.sMaxAt {
+			g.sMaxStale = true
+		}
+		if e.sGood {
+			g.sGood--
+			if i, ok := slices.BinarySearch(g.sLats, e.sLat); ok {
+				g.sLats = slices.Delete(g.sLats, i, i+1)
+			}
+		}
+	}
 	if e.isNode {
 		if g.nodes[e.node]--; g.nodes[e.node] <= 0 {
 			delete(g.nodes, e.node)
@@ -224,9 +285,9 @@ func (x *evalIndex) remove(ts *targetState) {
 		delete(x.sec, id)
 	}
 	if e.group != "" {
-		x.leave(x.groups, e.group, id, e)
+		x.leave(x.groups, e.group, id, e, true)
 		if e.country != "" {
-			x.leave(x.countries, e.country, id, e)
+			x.leave(x.countries, e.country, id, e, false)
 		}
 	}
 	*e = ixEntry{heap: -1}
