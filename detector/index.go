@@ -21,8 +21,9 @@ import (
 // What depends on time alone (held decisions, service_failure_for,
 // degradation_sustain, {dur}, maintenance windows, the lookback) is still
 // decided at every Evaluate, for every component that has a finding: those
-// are few. Options.fullEval keeps the old walks (the reference of the
-// equivalence test).
+// are few. Detector.fullEval keeps the old walks (the reference of the
+// equivalence test). Invariant: whatever changes a target in a way the
+// index reads calls markDirty (or, for a target dropped, ix.remove).
 
 // unitKey is a unit of the vantage check: a node (whatever its ports) or
 // any other target by its id.
