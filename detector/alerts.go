@@ -184,7 +184,7 @@ func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 			d.alertEnds[fp] = end
 			d.groupEnds[st.Component] = max(d.groupEnds[st.Component], end)
 			d.recent[a.Key()] = nowMs
-			ch.ended = append(ch.ended, alertRow{Fingerprint: fp, Component: st.Component, StartsAt: toMs(a.StartsAt), EndsAt: end})
+			ch.ended = append(ch.ended, AlertRow{Fingerprint: fp, Component: st.Component, StartsAt: toMs(a.StartsAt), EndsAt: end})
 			if d.anoms[st.Component] == nil {
 				// No anomaly has it: it fired and resolved between two
 				// evaluations (or before the first after a restart). It is
@@ -198,7 +198,7 @@ func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 		}
 		// Not held: already recorded, or never seen firing. Its row is
 		// written either way, so a retry after a failed save stores it.
-		ch.ended = append(ch.ended, alertRow{Fingerprint: fp, Component: alertComponent(&a), StartsAt: toMs(a.StartsAt), EndsAt: end})
+		ch.ended = append(ch.ended, AlertRow{Fingerprint: fp, Component: alertComponent(&a), StartsAt: toMs(a.StartsAt), EndsAt: end})
 		if _, seen := d.recent[a.Key()]; seen {
 			continue
 		}
@@ -237,7 +237,7 @@ type AlertChanges struct {
 	Rejected  []Alert
 	MaxFiring int
 
-	firing, ended []alertRow
+	firing, ended []AlertRow
 	orphans       *string // the pending orphan list, when it changed
 }
 
@@ -294,12 +294,12 @@ func (d *Detector) leaveGroup(comp string) {
 	d.alertGroups[comp]--
 }
 
-func (st *alertState) row() alertRow {
+func (st *alertState) row() AlertRow {
 	b, err := json.Marshal(st)
 	if err != nil {
 		b = []byte("{}") // maps of strings and times always encode
 	}
-	return alertRow{Fingerprint: st.Alert.Fingerprint, Component: st.Component, StartsAt: toMs(st.Alert.StartsAt), State: b}
+	return AlertRow{Fingerprint: st.Alert.Fingerprint, Component: st.Component, StartsAt: toMs(st.Alert.StartsAt), State: b}
 }
 
 func normalizeAlert(a Alert) Alert {
@@ -657,4 +657,21 @@ func commonLabels(as []*alertState) map[string]string {
 		}
 	}
 	return out
+}
+
+// Firing is the rows of the alerts this POST holds firing (to upsert,
+// unless a newer firing or resolution is stored).
+func (c *AlertChanges) Firing() []AlertRow { return c.firing }
+
+// Ended is the rows of the alerts this POST resolved (kept for
+// ResolvedAlertKeep, so that a late copy stays a duplicate).
+func (c *AlertChanges) Ended() []AlertRow { return c.ended }
+
+// Orphans is the encoded orphan alert list (meta MetaOrphanAlerts), when
+// this POST changed it.
+func (c *AlertChanges) Orphans() (string, bool) {
+	if c.orphans == nil {
+		return "", false
+	}
+	return *c.orphans, true
 }

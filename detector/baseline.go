@@ -169,12 +169,18 @@ func fmtMS(ms float64) string {
 // its previous sample, so the sampling rate follows the probe rate, not the
 // Evaluate rate.
 func (d *Detector) sample() {
-	members := map[string][]*targetState{}
-	for _, ts := range d.targets {
-		if c := d.comps[ts.group]; c != nil && c.Fresh {
-			members[ts.group] = append(members[ts.group], ts)
+	var members map[string][]*targetState
+	if d.fullEval {
+		members = map[string][]*targetState{}
+		for _, ts := range d.targets {
+			if c := d.comps[ts.group]; c != nil && c.Fresh {
+				members[ts.group] = append(members[ts.group], ts)
+			}
 		}
+	} else {
+		d.syncIndex()
 	}
+	var lats []float64
 	for name, c := range d.comps {
 		if !c.Fresh {
 			if len(members[name]) == 0 && !c.Degraded && !d.hasTargets(name) {
@@ -187,8 +193,15 @@ func (d *Detector) sample() {
 		// first_seen is an observation time, like a failure's.
 		s := sample{}
 		good, total := 0, 0
-		var lats []float64
-		for _, ts := range members[name] {
+		lats = lats[:0]
+		if members == nil {
+			// The index keeps the sample's inputs as targets change.
+			if g := d.ix.groups[name]; g != nil && g.sTotal > 0 {
+				total, good, s.At = g.sTotal, g.sGood, g.sampleMaxAt()
+				s.LatMS, s.HasLat = g.sampleMedian()
+			}
+		}
+		for _, ts := range d.sampleMembers(members, name) {
 			if ts.Tainted || ts.LastAt == 0 || ts.staging() && !strings.HasPrefix(name, svcPrefix) {
 				continue
 			}
@@ -207,7 +220,7 @@ func (d *Detector) sample() {
 			// is about latency only.
 			s.Success, s.HasSucc = float64(good)/float64(total), true
 		}
-		if len(lats) > 0 {
+		if len(lats) > 0 && members != nil {
 			s.LatMS, s.HasLat = median(lats), true
 		}
 		if !s.HasSucc && !s.HasLat {
@@ -217,7 +230,26 @@ func (d *Detector) sample() {
 	}
 }
 
+// sampleMembers iterates a fresh component's targets: from members
+// (fullEval) or the index.
+func (d *Detector) sampleMembers(members map[string][]*targetState, name string) func(func(int, *targetState) bool) {
+	return func(yield func(int, *targetState) bool) {
+		if members != nil {
+			for i, ts := range members[name] {
+				if !yield(i, ts) {
+					return
+				}
+			}
+			return
+		}
+		// Indexed: sample reads the group's aggregates instead.
+	}
+}
+
 func (d *Detector) hasTargets(group string) bool {
+	if !d.fullEval {
+		return d.ix.groups[group] != nil
+	}
 	for _, ts := range d.targets {
 		if ts.group == group {
 			return true

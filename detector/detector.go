@@ -53,6 +53,11 @@ type Detector struct {
 	// the last TakeChanges (persist.go).
 	dirty map[string]struct{}
 	gone  map[string]struct{}
+	// ix: aggregates over the targets, kept up to date as they change, so
+	// that Evaluate costs what changed (index.go); fullEval walks every
+	// target instead (the reference of the equivalence test).
+	ix       *evalIndex
+	fullEval bool
 }
 
 // anomState is an open anomaly and what the detector needs to carry it on.
@@ -114,6 +119,7 @@ func (d *Detector) reset() {
 	d.groupEnds = map[string]int64{}
 	d.dirty = map[string]struct{}{}
 	d.gone = map[string]struct{}{}
+	d.ix = newEvalIndex()
 }
 
 // Reconfigure changes the thresholds (SIGHUP) and keeps all state: open
@@ -231,6 +237,7 @@ func (d *Detector) SetTargets(targets []*probes.Target) {
 	}
 	for id, ts := range d.targets {
 		if ts.isNode() && !seen[id] {
+			d.ix.remove(ts)
 			delete(d.targets, id)
 			d.markGone(id)
 		}
@@ -245,7 +252,8 @@ func (d *Detector) Forget(ids []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, id := range ids {
-		if d.targets[id] != nil {
+		if ts := d.targets[id]; ts != nil {
+			d.ix.remove(ts)
 			delete(d.targets, id)
 			d.markGone(id)
 		}
@@ -383,7 +391,12 @@ func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	}
 	sortAnomalies(changed)
 	d.o.Metrics.record(d.anoms)
-	d.o.Metrics.recordTargets(d.targets)
+	if d.fullEval {
+		d.o.Metrics.recordTargets(d.targets)
+	} else {
+		d.syncIndex()
+		d.o.Metrics.recordTargetCounts(d.ix.counts)
+	}
 	return changed
 }
 
@@ -405,6 +418,15 @@ func (d *Detector) markReported(findings map[string]*finding) {
 				d.markDirty(c.target.Target.ID)
 			}
 		}
+	}
+	if !d.fullEval {
+		// Only targets with short episodes (the index says which).
+		d.syncIndex()
+		for id, ts := range d.ix.missed {
+			ts.Missed = nil
+			d.markDirty(id)
+		}
+		return
 	}
 	for id, ts := range d.targets {
 		if ts.Missed != nil {

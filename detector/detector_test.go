@@ -1,14 +1,11 @@
 package detector
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -562,110 +559,8 @@ func TestDegradationRecovers(t *testing.T) {
 	}
 }
 
-func TestRestartMidOutageKeepsIDAndFirstSeen(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "nymwatch.db")
-	gws := gateways(100, 20, probes.RoleExitGateway, "FR")
-	targets := join([]*probes.Target{svcT("nym-api")}, gws)
-	outage := failing(append(nids(100, 101, 102), "service/nym-api")...)
-
-	h := newHarness(t, Options{}, targets)
-	h.rounds(2, allUp)
-	h.rounds(4, outage)
-	held := h.d.ObserveAlerts([]Alert{{Status: AlertFiring, Labels: map[string]string{"alertname": "Held"},
-		StartsAt: t0, Class: ClassInternal, ClassSource: "label"}}, h.at)
-	h.eval(h.at)
-	before := h.d.Open()
-	if len(before) != 3 {
-		t.Fatalf("setup: %s", h.dump())
-	}
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := h.d.Snapshot(h.at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := NewStateStore(db).Save(ctx, snap); err != nil {
-		t.Fatal(err)
-	}
-	if err := NewStateStore(db).SaveAlerts(ctx, held); err != nil { // as the webhook's sink does
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// "Restart": a new process, a new detector, the same database.
-	db, err = store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	loaded, err := NewStateStore(db).Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !loaded.SavedAt.Equal(snap.SavedAt) {
-		t.Errorf("saved_at %v != %v", loaded.SavedAt, snap.SavedAt)
-	}
-	d2 := New(Options{})
-	if err := d2.Restore(loaded); err != nil {
-		t.Fatal(err)
-	}
-	after := d2.Open()
-	if len(after) != len(before) {
-		t.Fatalf("restored %d anomalies, want %d", len(after), len(before))
-	}
-	for i := range before {
-		b, a := before[i], after[i]
-		if a.ID != b.ID || !a.FirstSeen.Equal(b.FirstSeen) || !a.LastHealthy.Equal(b.LastHealthy) ||
-			!a.DetectedAt.Equal(b.DetectedAt) || a.Class != b.Class || a.Reason != b.Reason || len(a.Evidence) != len(b.Evidence) {
-			t.Errorf("restored %+v\nwant %+v", a, b)
-		}
-	}
-	// The daemon carries on with a directory refresh and more failures,
-	// after a 2-minute gap.
-	h2 := &harness{t: t, d: d2, targets: targets, at: h.at.Add(2 * time.Minute), byID: map[string]Anomaly{}}
-	d2.SetTargets(targets)
-	h2.rounds(2, outage)
-	ids := map[string]bool{}
-	for _, a := range h2.log {
-		ids[a.ID] = true
-	}
-	for _, b := range before {
-		if !ids[b.ID] {
-			t.Errorf("%s not re-emitted after restore", b.ID)
-		}
-		delete(ids, b.ID)
-	}
-	if len(ids) != 0 {
-		t.Fatalf("duplicates opened after restart: %v\n%s", ids, h2.dump())
-	}
-	h2.rounds(2, allUp)
-	for _, c := range []string{"exit_gateways", "service/nym-api"} {
-		a := h2.one(c)
-		if a.Open() || !a.FirstSeen.Equal(roundAt(2)) {
-			t.Errorf("%s after recovery: open=%v first_seen %v", c, a.Open(), a.FirstSeen)
-		}
-	}
-	// Saving a second time replaces the state (no leftovers).
-	snap2, err := d2.Snapshot(h2.at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := NewStateStore(db).Save(ctx, snap2); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := db.R.QueryRowContext(ctx, `SELECT count(*) FROM detector_anomalies`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 { // the alert is still firing
-		t.Errorf("%d stored anomalies, want 1", n)
-	}
-}
+// TestRestartMidOutageKeepsIDAndFirstSeen moved with the SQL store to
+// internal/detectorstore.
 
 func TestRestoreRejectsAndEmptyIsNoop(t *testing.T) {
 	d := New(Options{})
@@ -681,24 +576,14 @@ func TestRestoreRejectsAndEmptyIsNoop(t *testing.T) {
 		t.Fatal("snapshot of a detector with targets is empty")
 	}
 	bad := snap
-	bad.version = 99
+	bad.Version = 99
 	if err := d.Restore(bad); err == nil || !strings.Contains(err.Error(), "version 99") {
 		t.Fatalf("want version error, got %v", err)
 	}
 	corrupt := snap
-	corrupt.targets = []targetRow{{ID: "service/x", State: []byte("{not json")}}
+	corrupt.Targets = []TargetRow{{ID: "service/x", State: []byte("{not json")}}
 	if err := d.Restore(corrupt); err == nil {
 		t.Fatal("corrupt state accepted")
-	}
-	// Loading from an empty database yields an empty snapshot.
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := NewStateStore(db).Load(context.Background())
-	if err != nil || !s.Empty() {
-		t.Fatalf("empty load: %v %v", s, err)
 	}
 }
 

@@ -138,6 +138,10 @@ type groupAgg struct {
 	name    string
 	nodes   map[uint32][]*targetState
 	targets []*targetState
+	// indexed: built from the index, with only the members that may
+	// contribute (hotAgg); total is then the group's size in nodes.
+	indexed bool
+	total   int
 }
 
 func (g *groupAgg) add(ts *targetState) {
@@ -168,7 +172,35 @@ type groupSpec struct {
 
 func (d *Detector) findings(now int64, frozen bool) map[string]*finding {
 	out := map[string]*finding{}
-	if !frozen {
+	if !frozen && !d.fullEval {
+		d.syncIndex()
+		for name, g := range d.ix.groups {
+			if len(g.hot) == 0 && !d.degraded(name) {
+				continue // no member failing: no finding
+			}
+			var f *finding
+			agg := d.ix.hotAgg(name, g)
+			switch {
+			case strings.HasPrefix(name, svcPrefix):
+				f = d.serviceFinding(agg, now)
+			default:
+				f = d.nodeGroupFinding(agg, now, d.spec(name, agg))
+			}
+			if f != nil {
+				out[name] = f
+			}
+		}
+		for name, g := range d.ix.countries {
+			if len(g.hot) == 0 && !d.degraded(name) {
+				continue
+			}
+			agg := d.ix.hotAgg(name, g)
+			if f := d.nodeGroupFinding(agg, now, d.spec(name, agg)); f != nil {
+				out[name] = f
+			}
+		}
+	}
+	if !frozen && d.fullEval {
 		groups := map[string]*groupAgg{}
 		countries := map[string]*groupAgg{}
 		ids := make([]string, 0, len(d.targets))
@@ -216,6 +248,12 @@ func (d *Detector) findings(now int64, frozen bool) map[string]*finding {
 	}
 	d.alertFindings(out, frozen)
 	return out
+}
+
+// degraded reports whether a component's baseline says it is degraded.
+func (d *Detector) degraded(name string) bool {
+	c := d.comps[name]
+	return c != nil && c.Degraded
 }
 
 func (d *Detector) spec(name string, g *groupAgg) groupSpec {
@@ -281,6 +319,9 @@ func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *findi
 		Class: ClassInternal, Title: sp.title, NeedDisclosable: sp.country}
 	n, flapping := 0, 0
 	missed := map[string]bool{}
+	if g.indexed {
+		f.Contribs = make([]contributor, 0, len(g.targets)+1) // every member given may contribute
+	}
 	var latest int64
 	for _, tss := range g.nodes {
 		failing := false
@@ -314,6 +355,9 @@ func (d *Detector) nodeGroupFinding(g *groupAgg, now int64, sp groupSpec) *findi
 		}
 	}
 	total := len(g.nodes)
+	if g.indexed {
+		total = g.total
+	}
 	var why []string
 	if n > 0 {
 		r := float64(n) / float64(max(total, 1))

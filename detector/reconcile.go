@@ -24,12 +24,15 @@ const (
 // reconcile applies one component's finding to its anomaly: open, update,
 // promote, resolve. It returns the anomaly state touched (nil if none).
 func (d *Detector) reconcile(f *finding, now int64) *anomState {
-	var active, missed []contributor
-	for _, c := range f.Contribs {
-		if c.Recovered != 0 {
-			missed = append(missed, c)
+	// Active contributors (Recovered == 0) and short episodes already
+	// over, by index into f.Contribs: copying the contributors was most
+	// of an Evaluate's garbage with a thousand targets failing.
+	var active, missed []int
+	for i := range f.Contribs {
+		if f.Contribs[i].Recovered != 0 {
+			missed = append(missed, i)
 		} else {
-			active = append(active, c)
+			active = append(active, i)
 		}
 	}
 	st := d.anoms[f.Component]
@@ -76,8 +79,8 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 	}
 
 	activeIDs := make(map[string]bool, len(active))
-	for _, c := range active {
-		activeIDs[c.ID] = true
+	for _, i := range active {
+		activeIDs[f.Contribs[i].ID] = true
 	}
 	var batchRecovered int64
 	left := map[string]int{}
@@ -93,11 +96,12 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		}
 		delete(st.Contribs, id)
 	}
-	for _, c := range missed {
-		batchRecovered = max(batchRecovered, c.Recovered)
+	for _, i := range missed {
+		batchRecovered = max(batchRecovered, f.Contribs[i].Recovered)
 	}
 	st.LastRecovery = max(st.LastRecovery, batchRecovered)
-	for _, c := range active {
+	for _, i := range active {
+		c := &f.Contribs[i]
 		st.Contribs[c.ID] = contribInfo{Since: c.Since}
 	}
 	nbg := 0

@@ -94,8 +94,15 @@ func (ts *targetState) observeSecurity(r *probes.Result, at int64) {
 // one per node announcing a non-public address.
 func (d *Detector) securityFindings(out map[string]*finding) {
 	ids := make([]string, 0)
-	for id, ts := range d.targets {
-		if ts.SecSince != 0 || ts.NonPublic {
+	if d.fullEval {
+		for id, ts := range d.targets {
+			if ts.SecSince != 0 || ts.NonPublic {
+				ids = append(ids, id)
+			}
+		}
+	} else {
+		d.syncIndex()
+		for id := range d.ix.sec {
 			ids = append(ids, id)
 		}
 	}

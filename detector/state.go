@@ -1,64 +1,83 @@
 package detector
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/nymwatch/nymwatch/internal/store"
 )
 
-// snapshotVersion is the version of the persisted form; Restore refuses
+// StateVersion is the version of the persisted form; Restore refuses
 // another one rather than misreading it.
-const snapshotVersion = 1
+const StateVersion = 1
+
+const snapshotVersion = StateVersion
 
 // Snapshot is the detector's whole state at one moment (targets' streaks,
-// open anomalies, baselines, held alerts, vantage point), already encoded:
-// it is immutable and safe to hand to another goroutine for saving.
+// open anomalies, baselines, held alerts, vantage point), already encoded
+// as the rows a store keeps (internal/detectorstore): it is immutable and
+// safe to hand to another goroutine for saving. The State of each row is
+// the detector's own encoding; a store keeps it as it is.
 type Snapshot struct {
 	SavedAt time.Time
 
-	version    int
-	targets    []targetRow
-	anomalies  []anomalyRow
-	components []compRow
-	alerts     []alertRow
-	meta       map[string]string
+	Version    int
+	Targets    []TargetRow
+	Anomalies  []AnomalyRow
+	Components []ComponentRow
+	Alerts     []AlertRow
+	Meta       map[string]string
 }
 
 // Empty reports whether the snapshot holds no state (nothing saved yet).
 func (s *Snapshot) Empty() bool {
-	return len(s.targets) == 0 && len(s.anomalies) == 0 && len(s.components) == 0 &&
-		len(s.alerts) == 0 && len(s.meta) == 0
+	return len(s.Targets) == 0 && len(s.Anomalies) == 0 && len(s.Components) == 0 &&
+		len(s.Alerts) == 0 && len(s.Meta) == 0
 }
 
-type targetRow struct {
+// TargetRow is one target's persisted state; the columns besides State
+// are for a human reading the database.
+type TargetRow struct {
 	ID                         string
 	Failing                    bool
-	Since, LastHealthy, LastAt int64
+	Since, LastHealthy, LastAt int64 // unix ms, 0 = none
 	State                      []byte
 }
 
-type anomalyRow struct {
+// AnomalyRow is one open anomaly. Its timestamp columns are
+// authoritative over State (Restore takes them).
+type AnomalyRow struct {
 	ID, Component, Class             string
-	LastHealthy, FirstSeen, Detected int64
+	LastHealthy, FirstSeen, Detected int64 // unix ms, 0 = none
 	State                            []byte
 }
 
-type compRow struct {
+// ComponentRow is one component's baseline and degradation state.
+type ComponentRow struct {
 	Component string
 	State     []byte
 }
 
-type alertRow struct {
+// AlertRow is one Alertmanager alert: firing (EndsAt 0, State its
+// encoding), or resolved and remembered for idempotency (EndsAt set, no
+// State).
+type AlertRow struct {
 	Fingerprint, Component string
 	StartsAt, EndsAt       int64 // EndsAt != 0: a resolved alert remembered for idempotency
 	State                  []byte
 }
+
+// Meta keys a store needs to know: the version and save time of the
+// stored state, and the orphan alert list (also written with alerts).
+const (
+	MetaVersion      = metaVersion
+	MetaSavedAt      = metaSavedAt
+	MetaOrphanAlerts = metaOrphans
+)
+
+// ResolvedAlertKeep is how long a store keeps resolved alert rows.
+const ResolvedAlertKeep = recentKeep
 
 // Meta keys.
 const (
@@ -76,13 +95,13 @@ const (
 func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Snapshot{SavedAt: fromMs(toMs(now.UTC())), version: snapshotVersion, meta: map[string]string{}}
+	s := Snapshot{SavedAt: fromMs(toMs(now.UTC())), Version: snapshotVersion, Meta: map[string]string{}}
 	for id, ts := range d.targets {
 		b, err := json.Marshal(ts)
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("detector: encode target %s: %w", id, err)
 		}
-		s.targets = append(s.targets, targetRow{ID: id, Failing: ts.Failing, Since: ts.Since,
+		s.Targets = append(s.Targets, TargetRow{ID: id, Failing: ts.Failing, Since: ts.Since,
 			LastHealthy: ts.LastHealthy, LastAt: ts.LastAt, State: b})
 	}
 	for comp, st := range d.anoms {
@@ -90,7 +109,7 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("detector: encode anomaly %s: %w", st.A.ID, err)
 		}
-		s.anomalies = append(s.anomalies, anomalyRow{ID: st.A.ID, Component: comp, Class: string(st.A.Class),
+		s.Anomalies = append(s.Anomalies, AnomalyRow{ID: st.A.ID, Component: comp, Class: string(st.A.Class),
 			LastHealthy: toMs(st.A.LastHealthy), FirstSeen: toMs(st.A.FirstSeen), Detected: toMs(st.A.DetectedAt), State: b})
 	}
 	for comp, c := range d.comps {
@@ -98,7 +117,7 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("detector: encode component %s: %w", comp, err)
 		}
-		s.components = append(s.components, compRow{Component: comp, State: b})
+		s.Components = append(s.Components, ComponentRow{Component: comp, State: b})
 	}
 	// Alerts are not in the snapshot: each POST saves its own rows
 	// (SaveAlerts), so a snapshot costs the same with 0 or 5,000 held.
@@ -107,11 +126,11 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 		if err != nil {
 			return fmt.Errorf("detector: encode %s: %w", k, err)
 		}
-		s.meta[k] = string(b)
+		s.Meta[k] = string(b)
 		return nil
 	}
-	s.meta[metaVersion] = strconv.Itoa(snapshotVersion)
-	s.meta[metaSavedAt] = strconv.FormatInt(toMs(s.SavedAt), 10)
+	s.Meta[metaVersion] = strconv.Itoa(snapshotVersion)
+	s.Meta[metaSavedAt] = strconv.FormatInt(toMs(s.SavedAt), 10)
 	if err := errors.Join(put(metaVantage, d.vantage), put(metaLastIDs, d.lastIDs), put(metaDirectory, d.directory),
 		put(metaOrphans, d.orphans)); err != nil {
 		return Snapshot{}, err
@@ -133,12 +152,12 @@ func (d *Detector) Restore(s Snapshot) error {
 	if s.Empty() {
 		return nil // nothing saved yet: keep what we have
 	}
-	if s.version != snapshotVersion {
-		return fmt.Errorf("detector: snapshot version %d, want %d", s.version, snapshotVersion)
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("detector: snapshot version %d, want %d", s.Version, snapshotVersion)
 	}
 	n := &Detector{}
 	n.reset()
-	for _, r := range s.targets {
+	for _, r := range s.Targets {
 		ts := &targetState{}
 		if err := json.Unmarshal(r.State, ts); err != nil {
 			return fmt.Errorf("detector: decode target %s: %w", r.ID, err)
@@ -149,7 +168,7 @@ func (d *Detector) Restore(s Snapshot) error {
 		ts.classify()
 		n.targets[r.ID] = ts
 	}
-	for _, r := range s.anomalies {
+	for _, r := range s.Anomalies {
 		st := &anomState{}
 		if err := json.Unmarshal(r.State, st); err != nil {
 			return fmt.Errorf("detector: decode anomaly %s: %w", r.ID, err)
@@ -164,14 +183,14 @@ func (d *Detector) Restore(s Snapshot) error {
 		st.dirty = true
 		n.anoms[r.Component] = st
 	}
-	for _, r := range s.components {
+	for _, r := range s.Components {
 		c := &compState{}
 		if err := json.Unmarshal(r.State, c); err != nil {
 			return fmt.Errorf("detector: decode component %s: %w", r.Component, err)
 		}
 		n.comps[r.Component] = c
 	}
-	for _, r := range s.alerts {
+	for _, r := range s.Alerts {
 		if r.EndsAt != 0 {
 			// A resolved alert: remembered so that a late copy stays a
 			// duplicate (its key when the row says when it started).
@@ -192,7 +211,7 @@ func (d *Detector) Restore(s Snapshot) error {
 		n.alertGroups[st.Component]++
 	}
 	get := func(k string, v any) error {
-		raw, ok := s.meta[k]
+		raw, ok := s.Meta[k]
 		if !ok {
 			return nil
 		}
@@ -227,6 +246,7 @@ func (d *Detector) Restore(s Snapshot) error {
 	d.alertGroups, d.groupEnds = n.alertGroups, n.groupEnds
 	d.dirty, d.gone = n.dirty, n.gone
 	d.vantage, d.directory, d.holds = n.vantage, n.directory, n.holds
+	d.rebuildIndex()
 	// Peers' link state survives; their views are pulled again, and until
 	// they arrive the restored quorum state stands (warm-up).
 	d.peers, d.clusterStart, d.minority, d.status = map[string]*peerState{}, 0, nil, ClusterStatus{}
@@ -238,248 +258,4 @@ func (d *Detector) Restore(s Snapshot) error {
 	}
 	d.o.Metrics.record(d.anoms)
 	return nil
-}
-
-// StateStore persists Snapshots in the detector_* tables (0003_detector.sql).
-type StateStore struct{ db *store.DB }
-
-// NewStateStore returns a StateStore over db.
-func NewStateStore(db *store.DB) *StateStore { return &StateStore{db: db} }
-
-// Save replaces the stored state with s in one transaction.
-func (s *StateStore) Save(ctx context.Context, snap Snapshot) error {
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		// detector_alerts is written by SaveAlerts, row by row; here only
-		// resolved alerts past their retention go.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM detector_alerts WHERE ends_at_ms < ?`,
-			toMs(snap.SavedAt)-recentKeep.Milliseconds()); err != nil {
-			return fmt.Errorf("prune alerts: %w", err)
-		}
-		for _, t := range []string{"detector_targets", "detector_anomalies", "detector_components", "detector_meta"} {
-			// Table names are constants of this package.
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil { //nolint:gosec // t is one of the constants above
-				return fmt.Errorf("clear %s: %w", t, err)
-			}
-		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO detector_targets
-			(target_id, failing, since_ms, last_healthy_ms, last_at_ms, state) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("prepare targets: %w", err)
-		}
-		defer ins.Close()
-		for _, r := range snap.targets {
-			if _, err := ins.ExecContext(ctx, r.ID, r.Failing, nullMs(r.Since), nullMs(r.LastHealthy), nullMs(r.LastAt), string(r.State)); err != nil {
-				return fmt.Errorf("insert target %s: %w", r.ID, err)
-			}
-		}
-		for _, r := range snap.anomalies {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_anomalies
-				(id, component, class, last_healthy_ms, first_seen_ms, detected_at_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				r.ID, r.Component, r.Class, nullMs(r.LastHealthy), r.FirstSeen, r.Detected, string(r.State)); err != nil {
-				return fmt.Errorf("insert anomaly %s: %w", r.ID, err)
-			}
-		}
-		for _, r := range snap.components {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_components (component, state) VALUES (?, ?)`,
-				r.Component, string(r.State)); err != nil {
-				return fmt.Errorf("insert component %s: %w", r.Component, err)
-			}
-		}
-		for k, v := range snap.meta {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_meta (key, value) VALUES (?, ?)`, k, v); err != nil {
-				return fmt.Errorf("insert meta %s: %w", k, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("detector: save state: %w", err)
-	}
-	return nil
-}
-
-// SaveAlerts persists what one ObserveAlerts changed, in one transaction:
-// an upsert per alert of the POST, nothing else, so a POST costs what is
-// in it. Rows are guarded by startsAt, so a late or retried copy never
-// undoes a newer firing or resolution.
-func (s *StateStore) SaveAlerts(ctx context.Context, ch AlertChanges) error {
-	if len(ch.firing) == 0 && len(ch.ended) == 0 && ch.orphans == nil {
-		return nil
-	}
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if len(ch.firing) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO detector_alerts
-				(fingerprint, component, starts_at_ms, ends_at_ms, state) VALUES (?, ?, ?, NULL, ?)
-				ON CONFLICT (fingerprint) DO UPDATE SET component = excluded.component,
-					starts_at_ms = excluded.starts_at_ms, ends_at_ms = NULL, state = excluded.state
-				WHERE detector_alerts.ends_at_ms IS NULL OR detector_alerts.starts_at_ms < excluded.starts_at_ms`)
-			if err != nil {
-				return fmt.Errorf("prepare firing alerts: %w", err)
-			}
-			defer st.Close()
-			for _, r := range ch.firing {
-				if _, err := st.ExecContext(ctx, r.Fingerprint, r.Component, r.StartsAt, string(r.State)); err != nil {
-					return fmt.Errorf("upsert alert %s: %w", r.Fingerprint, err)
-				}
-			}
-		}
-		if len(ch.ended) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO detector_alerts
-				(fingerprint, component, starts_at_ms, ends_at_ms, state) VALUES (?, ?, ?, ?, '{}')
-				ON CONFLICT (fingerprint) DO UPDATE SET component = excluded.component,
-					starts_at_ms = excluded.starts_at_ms, ends_at_ms = excluded.ends_at_ms, state = '{}'
-				WHERE detector_alerts.starts_at_ms <= excluded.starts_at_ms`)
-			if err != nil {
-				return fmt.Errorf("prepare resolved alerts: %w", err)
-			}
-			defer st.Close()
-			for _, r := range ch.ended {
-				if _, err := st.ExecContext(ctx, r.Fingerprint, r.Component, r.StartsAt, r.EndsAt); err != nil {
-					return fmt.Errorf("upsert resolved alert %s: %w", r.Fingerprint, err)
-				}
-			}
-		}
-		if ch.orphans != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO detector_meta (key, value) VALUES (?, ?)
-				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaOrphans, *ch.orphans); err != nil {
-				return fmt.Errorf("save orphan alerts: %w", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("detector: save alerts: %w", err)
-	}
-	return nil
-}
-
-func nullMs(ms int64) any {
-	if ms == 0 {
-		return nil
-	}
-	return ms
-}
-
-// Load reads the stored state; with nothing stored it returns an empty
-// Snapshot (Restore of it starts fresh).
-func (s *StateStore) Load(ctx context.Context) (Snapshot, error) {
-	var snap Snapshot
-	if err := s.load(ctx, &snap); err != nil {
-		return Snapshot{}, fmt.Errorf("detector: load state: %w", err)
-	}
-	return snap, nil
-}
-
-func (s *StateStore) load(ctx context.Context, snap *Snapshot) error {
-	snap.meta = map[string]string{}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT key, value FROM detector_meta`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return err
-		}
-		snap.meta[k] = v
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	if _, ok := snap.meta[metaVersion]; !ok {
-		// Nothing snapshotted yet, but SaveAlerts may have written alert
-		// rows (and pending orphans): they are of this version.
-		snap.version = snapshotVersion
-		if len(snap.meta) == 0 {
-			snap.meta = nil
-		}
-	} else {
-		v, err := strconv.Atoi(snap.meta[metaVersion])
-		if err != nil {
-			return fmt.Errorf("bad stored version %q", snap.meta[metaVersion])
-		}
-		snap.version = v
-		if ms, err := strconv.ParseInt(snap.meta[metaSavedAt], 10, 64); err == nil {
-			snap.SavedAt = fromMs(ms)
-		}
-	}
-
-	rows, err = s.db.R.QueryContext(ctx, `SELECT target_id, failing, since_ms, last_healthy_ms, last_at_ms, state FROM detector_targets`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var r targetRow
-		var since, lh, last sql.NullInt64
-		var state string
-		if err := rows.Scan(&r.ID, &r.Failing, &since, &lh, &last, &state); err != nil {
-			rows.Close()
-			return err
-		}
-		r.Since, r.LastHealthy, r.LastAt, r.State = since.Int64, lh.Int64, last.Int64, []byte(state)
-		snap.targets = append(snap.targets, r)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-
-	rows, err = s.db.R.QueryContext(ctx, `SELECT id, component, class, last_healthy_ms, first_seen_ms, detected_at_ms, state FROM detector_anomalies`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var r anomalyRow
-		var lh sql.NullInt64
-		var state string
-		if err := rows.Scan(&r.ID, &r.Component, &r.Class, &lh, &r.FirstSeen, &r.Detected, &state); err != nil {
-			rows.Close()
-			return err
-		}
-		r.LastHealthy, r.State = lh.Int64, []byte(state)
-		snap.anomalies = append(snap.anomalies, r)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-
-	rows, err = s.db.R.QueryContext(ctx, `SELECT component, state FROM detector_components`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var r compRow
-		var state string
-		if err := rows.Scan(&r.Component, &state); err != nil {
-			rows.Close()
-			return err
-		}
-		r.State = []byte(state)
-		snap.components = append(snap.components, r)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-
-	rows, err = s.db.R.QueryContext(ctx, `SELECT fingerprint, component, starts_at_ms, ends_at_ms, state FROM detector_alerts`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var r alertRow
-		var ends sql.NullInt64
-		var state string
-		if err := rows.Scan(&r.Fingerprint, &r.Component, &r.StartsAt, &ends, &state); err != nil {
-			rows.Close()
-			return err
-		}
-		r.EndsAt, r.State = ends.Int64, []byte(state)
-		snap.alerts = append(snap.alerts, r)
-	}
-	return closeRows(rows)
-}
-
-func closeRows(rows *sql.Rows) error {
-	err := rows.Err()
-	return errors.Join(err, rows.Close())
 }

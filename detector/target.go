@@ -68,49 +68,49 @@ type episode struct {
 type targetState struct {
 	Target *probes.Target `json:"target"`
 
-	LastAt        int64 `json:"last_at"`   // latest observation
-	LastGood      bool  `json:"last_good"` // latest observation was not a failure
-	LastLatencyUS int64 `json:"last_latency_us"`
-	LastGoodAt    int64 `json:"last_good_at"` // latest good observation
+	LastAt        int64 `json:"last_at,omitempty"`   // latest observation
+	LastGood      bool  `json:"last_good,omitempty"` // latest observation was not a failure
+	LastLatencyUS int64 `json:"last_latency_us,omitempty"`
+	LastGoodAt    int64 `json:"last_good_at,omitempty"` // latest good observation
 
-	ConsecFail  int    `json:"consec_fail"`
-	ConsecGood  int    `json:"consec_good"`
-	RunSince    int64  `json:"run_since"`     // first failed observation of the current failed run
-	RunPrevGood int64  `json:"run_prev_good"` // last good observation before RunSince
-	GoodRun     int64  `json:"good_run"`      // first good observation of the current good run
-	FailReason  string `json:"fail_reason"`   // latest failure's reason
-	FailDetail  string `json:"fail_detail"`
+	ConsecFail  int    `json:"consec_fail,omitempty"`
+	ConsecGood  int    `json:"consec_good,omitempty"`
+	RunSince    int64  `json:"run_since,omitempty"`     // first failed observation of the current failed run
+	RunPrevGood int64  `json:"run_prev_good,omitempty"` // last good observation before RunSince
+	GoodRun     int64  `json:"good_run,omitempty"`      // first good observation of the current good run
+	FailReason  string `json:"fail_reason,omitempty"`   // latest failure's reason
+	FailDetail  string `json:"fail_detail,omitempty"`
 
-	Failing     bool         `json:"failing"`
-	Since       int64        `json:"since"`        // first failing observation of this failing episode
-	LastHealthy int64        `json:"last_healthy"` // last good observation before Since
-	Reason      string       `json:"reason"`       // evidence: reason of the episode (latest distinct)
-	Detail      string       `json:"detail"`
-	RecoveredAt int64        `json:"recovered_at"` // first good observation of the recovery streak
-	Flapping    bool         `json:"flapping"`
+	Failing     bool         `json:"failing,omitempty"`
+	Since       int64        `json:"since,omitempty"`        // first failing observation of this failing episode
+	LastHealthy int64        `json:"last_healthy,omitempty"` // last good observation before Since
+	Reason      string       `json:"reason,omitempty"`       // evidence: reason of the episode (latest distinct)
+	Detail      string       `json:"detail,omitempty"`
+	RecoveredAt int64        `json:"recovered_at,omitempty"` // first good observation of the recovery streak
+	Flapping    bool         `json:"flapping,omitempty"`
 	Trans       []transition `json:"trans,omitempty"`
 
 	// Slowness (ReasonSlow): answered correctly but over its latency limit.
-	SlowRun         int    `json:"slow_run"`
-	SlowRunStart    int64  `json:"slow_run_start"`
-	SlowRunPrevFast int64  `json:"slow_run_prev_fast"`
-	FastRun         int    `json:"fast_run"`
-	FastRunStart    int64  `json:"fast_run_start"`
-	LastFastAt      int64  `json:"last_fast_at"`
-	Slow            bool   `json:"slow"`
-	SlowSince       int64  `json:"slow_since"`
-	SlowLastHealthy int64  `json:"slow_last_healthy"`
-	SlowRecoveredAt int64  `json:"slow_recovered_at"`
-	SlowDetail      string `json:"slow_detail"`
+	SlowRun         int    `json:"slow_run,omitempty"`
+	SlowRunStart    int64  `json:"slow_run_start,omitempty"`
+	SlowRunPrevFast int64  `json:"slow_run_prev_fast,omitempty"`
+	FastRun         int    `json:"fast_run,omitempty"`
+	FastRunStart    int64  `json:"fast_run_start,omitempty"`
+	LastFastAt      int64  `json:"last_fast_at,omitempty"`
+	Slow            bool   `json:"slow,omitempty"`
+	SlowSince       int64  `json:"slow_since,omitempty"`
+	SlowLastHealthy int64  `json:"slow_last_healthy,omitempty"`
+	SlowRecoveredAt int64  `json:"slow_recovered_at,omitempty"`
+	SlowDetail      string `json:"slow_detail,omitempty"`
 
 	// Tainted: its current failure began while the vantage point was cut
 	// off, so it says nothing about the target; reset on its next
 	// observation after the cut-off.
-	Tainted bool `json:"tainted"`
+	Tainted bool `json:"tainted,omitempty"`
 
 	// Reported: an Evaluate has seen the current failing (slow) episode.
-	Reported     bool      `json:"reported"`
-	SlowReported bool      `json:"slow_reported"`
+	Reported     bool      `json:"reported,omitempty"`
+	SlowReported bool      `json:"slow_reported,omitempty"`
 	Missed       []episode `json:"missed,omitempty"`
 
 	// Q is the target's failure as the cluster's quorum sees it (nil on a
@@ -139,6 +139,9 @@ type targetState struct {
 	NonPublicSince     int64  `json:"non_public_since,omitempty"`
 	NonPublicDetail    string `json:"non_public_detail,omitempty"`
 	NonPublicClearedAt int64  `json:"non_public_cleared_at,omitempty"`
+
+	// ix: what it contributes to the evaluation index (index.go).
+	ix ixEntry
 }
 
 func (ts *targetState) isControl() bool { return ts.Target.Kind == probes.KindControl }

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"maps"
 	"strconv"
 	"sync/atomic"
 
@@ -106,4 +107,17 @@ func (m *Metrics) recordTargets(targets map[string]*targetState) {
 		return
 	}
 	m.targets.update(targets)
+}
+
+// recordTargetCounts refreshes nymwatch_targets from the index's counts
+// (a copy: the index keeps changing).
+func (m *Metrics) recordTargetCounts(counts map[targetsKey]int) {
+	if m == nil || m.targets == nil {
+		return
+	}
+	c := maps.Clone(counts)
+	if c == nil {
+		c = map[targetsKey]int{}
+	}
+	m.targets.agg.Store(&c)
 }

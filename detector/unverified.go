@@ -17,20 +17,20 @@ const (
 	unverifiedWhy   = "unverified: nymwatch cannot rule out its own cut-off; configure control_targets"
 )
 
-// nearTotal describes a near-total failure of others (the non-control
-// targets with an observation) at now, or returns "" if there is none, or
-// if a cluster's quorum already rules out one monitor's cut-off.
-func (d *Detector) nearTotal(others []*targetState, now int64) string {
+// nearTotal describes a near-total failure of the others (the n non-control
+// targets with an observation, uf of ut units of them failing) at now, or
+// returns "" if there is none, or if a cluster's quorum already rules out
+// one monitor's cut-off.
+func (d *Detector) nearTotal(n, uf, ut int, now int64) string {
 	if d.o.Cluster.enabled() && d.o.Cluster.Quorum >= 2 {
 		// A failure counts only when at least two vantage points at
 		// different places see it: a cut-off of this one alone becomes
 		// path/<self> (internal), never a disclosable group failure.
 		return ""
 	}
-	if len(others) < d.o.VantageFallbackMinTargets {
+	if n < d.o.VantageFallbackMinTargets {
 		return ""
 	}
-	uf, ut := failingUnits(others)
 	r := float64(uf) / float64(ut)
 	if r < d.o.VantageFallbackRatio-1e-9 {
 		return ""

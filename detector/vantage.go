@@ -34,6 +34,9 @@ type vantageState struct {
 // counted anywhere, reset on their next observation after the cut-off) and
 // Evaluate freezes every probe anomaly.
 func (d *Detector) evalVantage(now int64) *finding {
+	if !d.fullEval {
+		return d.evalVantageIndexed(now)
+	}
 	var controls []*targetState
 	others := make([]*targetState, 0, len(d.targets))
 	controlsKnown := false
@@ -59,24 +62,57 @@ func (d *Detector) evalVantage(now int64) *finding {
 		}
 	}
 	d.seen.controls = controlsKnown
-	failed := func(list []*targetState) []*targetState {
+	uf, ut := failingUnits(others)
+	return d.decideVantage(now, controlsKnown, controls, len(others), uf, ut, func() []*targetState { return failed(others) })
+}
+
+func failed(list []*targetState) []*targetState {
+	var out []*targetState
+	for _, ts := range list {
+		if !ts.LastGood {
+			out = append(out, ts)
+		}
+	}
+	return out
+}
+
+// evalVantageIndexed is evalVantage from the index's aggregates: only the
+// control targets are walked, and every target only once cut off.
+func (d *Detector) evalVantageIndexed(now int64) *finding {
+	d.syncIndex()
+	d.seen = seenState{controls: len(d.ix.controls) > 0, oldest: d.ix.oldestSeen()}
+	var controls []*targetState
+	for _, ts := range d.ix.controls {
+		if ts.LastAt != 0 {
+			controls = append(controls, ts)
+			d.seen.lastControl = max(d.seen.lastControl, ts.LastAt)
+		}
+	}
+	return d.decideVantage(now, d.seen.controls, controls, len(d.ix.oldest), d.ix.failing, len(d.ix.units), func() []*targetState {
 		var out []*targetState
-		for _, ts := range list {
+		for _, ts := range d.ix.oldest { // the others
 			if !ts.LastGood {
 				out = append(out, ts)
 			}
 		}
 		return out
-	}
-	fo := failed(others)
+	})
+}
+
+// decideVantage is the decision of evalVantage: controls are the observed
+// control targets, nOthers the other observed targets, uf of ut units of
+// them failing; failedOthers lists the failing others (asked only when
+// cut off).
+func (d *Detector) decideVantage(now int64, controlsKnown bool, controls []*targetState, nOthers, uf, ut int,
+	failedOthers func() []*targetState,
+) *finding {
 	var cut bool
 	var set []*targetState
 	var desc string
 	if controlsKnown {
 		fc := failed(controls)
 		set = fc
-		if len(controls) > 0 && len(others) > 0 {
-			uf, ut := failingUnits(others)
+		if len(controls) > 0 && nOthers > 0 {
 			rc := float64(len(fc)) / float64(len(controls))
 			ro := float64(uf) / float64(ut)
 			cut = rc >= d.o.VantageControlFailureRatio-1e-9 && ro >= d.o.VantageNetworkFailureRatio-1e-9
@@ -85,7 +121,7 @@ func (d *Detector) evalVantage(now int64) *finding {
 				pct(d.o.VantageControlFailureRatio), pct(d.o.VantageNetworkFailureRatio))
 		}
 	} else {
-		d.unverified = d.nearTotal(others, now)
+		d.unverified = d.nearTotal(nOthers, uf, ut, now)
 	}
 	if controlsKnown {
 		d.unverified = ""
@@ -104,7 +140,7 @@ func (d *Detector) evalVantage(now int64) *finding {
 		}
 		d.vantage = v
 	}
-	for _, ts := range fo {
+	for _, ts := range failedOthers() {
 		if ts.RunSince > d.vantage.Boundary && !ts.Tainted {
 			ts.Tainted = true
 			d.markDirty(ts.Target.ID)

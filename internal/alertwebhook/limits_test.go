@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nymwatch/nymwatch/detector"
+	"github.com/nymwatch/nymwatch/internal/detectorstore"
 	"github.com/nymwatch/nymwatch/internal/store"
 )
 
@@ -138,7 +139,7 @@ func BenchmarkWebhookPost(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			ss := detector.NewStateStore(db)
+			ss := detectorstore.NewStateStore(db)
 			d := detector.New(detector.Options{AlertMaxFiring: 10 * (held + b.N + 10)})
 			sink := func(ctx context.Context, alerts []detector.Alert, at time.Time) error {
 				if err := ss.SaveAlerts(ctx, d.ObserveAlerts(alerts, at)); err != nil {

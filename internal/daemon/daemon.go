@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"github.com/nymwatch/nymwatch/internal/alertwebhook"
 	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
+	"github.com/nymwatch/nymwatch/internal/detectorstore"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/webui"
@@ -99,7 +101,7 @@ type daemon struct {
 	cluster  *cluster.Cluster
 	ui       *webui.UI
 	pullJob  gocron.Job
-	state    *detector.StateStore
+	state    *detectorstore.StateStore
 	svc      *disclosure.Service
 	outbox   *disclosure.Outbox
 	app      swapHandler
@@ -136,7 +138,7 @@ type daemon struct {
 	outbound atomic.Pointer[outbound]
 	// saver writes only what changed in the detector since its last save
 	// (the first save after a start replaces the stored state).
-	saver *detector.StateSaver
+	saver *detectorstore.StateSaver
 }
 
 type daemonMetrics struct {
@@ -377,7 +379,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	d.state = detector.NewStateStore(d.db)
+	d.state = detectorstore.NewStateStore(d.db)
 	snap, err := d.state.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("load detector state: %w", err)
@@ -388,7 +390,7 @@ func (d *daemon) build(ctx context.Context, opts Options) error {
 		}
 		d.log.Info("detector state restored", "saved_at", snap.SavedAt, "open_anomalies", len(d.det.Open()))
 	}
-	d.saver = detector.NewStateSaver(d.det, d.state)
+	d.saver = detectorstore.NewStateSaver(d.det, d.state)
 
 	pagers, err := buildPagers(cfg)
 	if err != nil {
@@ -658,13 +660,15 @@ func (d *daemon) persist(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("detector changes: %w", err)
 	}
+	b, err := json.Marshal(pending)
+	if err != nil {
+		d.det.Requeue(ch)
+		return fmt.Errorf("encode pending anomalies: %w", err)
+	}
 	sctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	if err := savePending(sctx, d.db, pending, now); err != nil {
-		d.det.Requeue(ch)
-		return err
-	}
-	if err := d.saver.Save(sctx, ch); err != nil {
+	// One transaction: the changes and the emissions not yet recorded.
+	if err := d.saver.SaveWith(sctx, ch, writePending(sctx, b, now)); err != nil {
 		return fmt.Errorf("save detector state: %w", err)
 	}
 	return nil

@@ -94,7 +94,13 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 	if err != nil {
 		return fmt.Errorf("encode pending anomalies: %w", err)
 	}
-	return db.Tx(ctx, func(tx *sql.Tx) error {
+	return db.Tx(ctx, writePending(ctx, b, now))
+}
+
+// writePending writes the encoded pending list in tx (with the detector's
+// state: one transaction per save).
+func writePending(ctx context.Context, b []byte, now time.Time) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
 			pendingKey, b, unixms.From(now))
@@ -102,7 +108,7 @@ func savePending(ctx context.Context, db *store.DB, list []detector.Anomaly, now
 			return fmt.Errorf("save pending anomalies: %w", err)
 		}
 		return nil
-	})
+	}
 }
 
 func loadPending(ctx context.Context, db *store.DB) ([]detector.Anomaly, error) {
