@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func firingAlert(name string, labels map[string]string, start time.Time, c Class) Alert {
@@ -179,7 +178,6 @@ func TestAlertMaxFiring(t *testing.T) {
 		t.Fatal("nothing refused, yet an error")
 	}
 }
-
 
 // A retried POST (its first save failed after the detector took it) still
 // writes its rows: the changes are the POST's alerts, not a diff.
