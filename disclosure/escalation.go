@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // Paging label values. The label set of a page is a pure function of the
@@ -161,12 +163,6 @@ func pagerFingerprint(labels map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// pagerTimeLayout writes timestamps in UTC with milliseconds, as Prometheus
-// does in the alerts it posts.
-const pagerTimeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func pagerFormatTime(t time.Time) string { return t.UTC().Format(pagerTimeLayout) }
-
 // pagerIncidentURL is where a human confirms or dismisses the draft.
 func pagerIncidentURL(externalURL, apiBaseURL, id string) string {
 	esc := url.PathEscape(id)
@@ -215,14 +211,14 @@ func pagerOrigin(s Subject, now time.Time) time.Time {
 //	<id>/open                    the first page (<id>/open/security for security)
 //	<id>/escalate/<k>            the k-th configured delay passed
 //	<id>/dayend/<YYYY-MM-DD>     pending within DayEndWarning of that day's end
-func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
+func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []page.Page {
 	now = now.UTC()
 	created := pagerOrigin(s, now)
 	st := o.plan.state(created, now)
 	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
 	top := escalationSeverity(s.Class, st.level)
-	mk := func(key, sev string) Page {
-		return Page{
+	mk := func(key, sev string) page.Page {
+		return page.Page{
 			Key:        key,
 			IncidentID: s.IncidentID,
 			Labels:     pagerLabels(s, sev),
@@ -234,7 +230,7 @@ func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
 		}
 	}
 	id := pagerKeyBase(s)
-	var pages []Page
+	var pages []page.Page
 	// Re-sends first: when a re-send and an escalation of the same label set
 	// are queued together, the newer row (the escalation, whose key says
 	// why) is the one delivered and the older is superseded.
@@ -292,10 +288,10 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 	}
 	if confirmed {
 		fmt.Fprintf(&d, ": the security change waits for a human to acknowledge it (confirm the incident again) and to update its public disclosure. Users first affected %s; security change since %s, pending %s.",
-			pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+			page.FormatTime(pagerStartsAt(s, now)), page.FormatTime(created), st.age.Truncate(time.Second))
 	} else {
 		fmt.Fprintf(&d, " waits for a human to confirm or dismiss its public disclosure. Users first affected %s; disclosable since %s, pending %s.",
-			pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+			page.FormatTime(pagerStartsAt(s, now)), page.FormatTime(created), st.age.Truncate(time.Second))
 	}
 	d.WriteString(" Policy: security and operational incidents are disclosed immediately, operational ones the same UTC day.")
 	if st.escalations > 0 {
@@ -304,10 +300,10 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 	if st.dayEndBumped {
 		if now.Before(st.dayEndMidnight) {
 			fmt.Fprintf(&d, " Same-day deadline: the UTC day ends at %s, in %s.",
-				pagerFormatTime(st.dayEndMidnight), st.dayEndMidnight.Sub(now).Truncate(time.Second))
+				page.FormatTime(st.dayEndMidnight), st.dayEndMidnight.Sub(now).Truncate(time.Second))
 		} else {
 			fmt.Fprintf(&d, " Same-day deadline missed: the draft was still pending when the UTC day ended at %s.",
-				pagerFormatTime(st.dayEndMidnight))
+				page.FormatTime(st.dayEndMidnight))
 		}
 	}
 	if incidentURL != "" {
@@ -329,7 +325,7 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 
 // escalationEndPage ends one label set: endsAt = now, so Alertmanager
 // resolves the alert at once.
-func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time.Time) Page {
+func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time.Time) page.Page {
 	now = now.UTC()
 	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
 	what := s.State
@@ -344,7 +340,7 @@ func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time
 	a := map[string]string{
 		"summary": fmt.Sprintf("Draft incident %s: %s", what, title),
 		"description": fmt.Sprintf("A human %s the draft incident %s at %s; the disclosure page ends.",
-			what, s.IncidentID, pagerFormatTime(now)),
+			what, s.IncidentID, page.FormatTime(now)),
 	}
 	if incidentURL != "" {
 		a["incident_url"] = incidentURL
@@ -353,7 +349,7 @@ func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time
 	if startsAt.After(now) {
 		startsAt = now // Alertmanager rejects endsAt before startsAt
 	}
-	return Page{
+	return page.Page{
 		Key:        pagerKeyBase(s) + "/end/" + pagerFingerprint(labels),
 		IncidentID: s.IncidentID,
 		Labels:     labels,

@@ -21,6 +21,8 @@ import (
 	"github.com/nymwatch/nymwatch/internal/backoff"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // OutboxOptions configure paging. Zero values take the defaults.
@@ -95,7 +97,7 @@ type Outbox struct {
 // per row (per incident and pager), so one page that keeps failing never
 // holds back another incident's page (issue 11.1).
 type outboxPager struct {
-	p    Pager
+	p    page.Pager
 	name string
 	kind string
 }
@@ -121,7 +123,7 @@ var _ Pages = (*Outbox)(nil)
 // names must be unique and stable across restarts. drafts may be nil and set
 // later with SetDraftSource (the incident service and the outbox need each
 // other). Metrics are registered on reg (nil: not registered).
-func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOptions, reg prometheus.Registerer, logger *slog.Logger) (*Outbox, error) {
+func NewOutbox(db *store.DB, pagers []page.Pager, drafts DraftSource, opts OutboxOptions, reg prometheus.Registerer, logger *slog.Logger) (*Outbox, error) {
 	if db == nil {
 		return nil, errors.New("outbox: nil store")
 	}
@@ -161,7 +163,7 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		if slices.ContainsFunc(o.pagers, func(x outboxPager) bool { return x.name == name }) {
 			return nil, fmt.Errorf("outbox: pager %q configured twice", name)
 		}
-		op := outboxPager{p: p, name: name, kind: pagerKindOf(p)}
+		op := outboxPager{p: p, name: name, kind: page.KindOf(p)}
 		o.pagers = append(o.pagers, op)
 		if !slices.Contains(kinds, op.kind) {
 			kinds = append(kinds, op.kind)
@@ -210,7 +212,7 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		o.m.sent.WithLabelValues(k)
 		o.m.superseded.WithLabelValues(k)
 		o.m.rejected.WithLabelValues(k)
-		for _, r := range []string{PagerReasonNetwork, PagerReasonTimeout, PagerReasonHTTP4xx, PagerReasonHTTP5xx, PagerReasonExpired} {
+		for _, r := range []string{page.ReasonNetwork, page.ReasonTimeout, page.ReasonHTTP4xx, page.ReasonHTTP5xx, page.ReasonExpired} {
 			o.m.failed.WithLabelValues(k, r)
 		}
 	}
@@ -315,7 +317,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 		if err := rows.Scan(&fp, &payload); err != nil {
 			return fmt.Errorf("outbox: end %s: %w", s.IncidentID, err)
 		}
-		var p Page
+		var p page.Page
 		if err := json.Unmarshal([]byte(payload), &p); err != nil || len(p.Labels) == 0 {
 			continue // an undecodable row cannot be ended; Tick reports it
 		}
@@ -329,7 +331,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 		fps = append(fps, fp)
 	}
 	slices.Sort(fps)
-	pages := make([]Page, 0, len(fps))
+	pages := make([]page.Page, 0, len(fps))
 	for _, fp := range fps {
 		pages = append(pages, o.escalationEndPage(s, sets[fp], now))
 	}
@@ -345,7 +347,7 @@ func outboxCheckSubject(s Subject) error {
 
 // enqueue inserts one row per page and pager. Firing pages of an incident
 // that has an end page queued are not inserted: an ended alert stays ended.
-func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Time) error {
+func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []page.Page, now time.Time) error {
 	if len(o.pagers) == 0 || len(pages) == 0 {
 		return nil
 	}
@@ -471,7 +473,7 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("outbox: pending drafts: %w", err)
 	}
-	var pages []Page
+	var pages []page.Page
 	for _, s := range drafts {
 		// A confirmed incident is listed while its security change waits
 		// for acknowledgement.
@@ -540,7 +542,7 @@ func (o *Outbox) expire(ctx context.Context, now time.Time) error {
 		if err := rows.Scan(&key, &pager, &kind, &attempts, &lastErr); err != nil {
 			return fmt.Errorf("outbox: expire: %w", err)
 		}
-		o.m.failed.WithLabelValues(kind, PagerReasonExpired).Inc()
+		o.m.failed.WithLabelValues(kind, page.ReasonExpired).Inc()
 		if n < maxLogged {
 			o.log.Error("page given up: not delivered within the maximum age",
 				"page", key, "pager", pager, "max_age", o.opts.MaxAge, "attempts", attempts, "last_error", lastErr)
@@ -653,9 +655,9 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 			return false, nil
 		}
 	}
-	var p Page
+	var p page.Page
 	if err := json.Unmarshal([]byte(r.payload), &p); err != nil {
-		o.m.failed.WithLabelValues(pg.kind, PagerReasonInvalid).Inc()
+		o.m.failed.WithLabelValues(pg.kind, page.ReasonInvalid).Inc()
 		o.m.rejected.WithLabelValues(pg.kind).Inc()
 		o.log.Error("page dropped: queued payload cannot be decoded", "page", r.key, "pager", pg.name, "err", err)
 		return false, o.finish(bctx, r.id, "rejected", ms, "decode payload: "+err.Error())
@@ -681,10 +683,10 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	if ctx.Err() != nil {
 		return false, nil // shutting down: the attempt does not count
 	}
-	pe, ok := errors.AsType[*PagerError](err)
+	pe, ok := errors.AsType[*page.Error](err)
 	if !ok {
 		// A Pager from elsewhere: its message is its own to keep clean.
-		pe = &PagerError{Reason: PagerReasonNetwork, msg: pagerTruncate(err.Error(), pagerMaxErrorLen)}
+		pe = page.NewError(page.ReasonNetwork, false, err.Error())
 	}
 	o.m.failed.WithLabelValues(pg.kind, pe.Reason).Inc()
 	if pe.Permanent {
@@ -693,7 +695,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 			"page", r.key, "pager", pg.name, "reason", pe.Reason, "err", pe.Error())
 		return false, o.finish(bctx, r.id, "rejected", ms, pe.Error())
 	}
-	down = pe.Reason == PagerReasonNetwork || pe.Reason == PagerReasonTimeout
+	down = pe.Reason == page.ReasonNetwork || pe.Reason == page.ReasonTimeout
 	delay := o.backoff(r.attempts+1, pe.RetryAfter)
 	next := now.Add(delay)
 	o.log.Warn("page delivery failed; will retry",
@@ -741,4 +743,11 @@ func outboxEqualJitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // retry jitter, not a secret
+}
+
+func pagerDurOr(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

@@ -6,26 +6,6 @@ import (
 	"time"
 )
 
-// Page is one notification about one incident, as queued in the outbox and
-// delivered by every configured Pager. The same incident always produces the
-// same Labels, so an Alertmanager cluster deduplicates pages from several
-// nymwatch instances.
-type Page struct {
-	// Key is unique per due send (e.g. "<incident>/<kind>/<seq>"): the outbox
-	// upserts on it, so a duplicated scheduler run cannot enqueue a page twice.
-	Key        string            `json:"key"`
-	IncidentID string            `json:"incident_id"`
-	Labels     map[string]string `json:"labels"`      // alertname, incident_id, class, component, severity
-	Annot      map[string]string `json:"annotations"` // summary, description, incident_url
-	StartsAt   time.Time         `json:"starts_at"`   // the incident's first_seen
-	EndsAt     time.Time         `json:"ends_at"`     // pushed forward on re-sends; now when a human acts
-	Resolved   bool              `json:"resolved"`    // true when the page ends the alert
-	CreatedAt  time.Time         `json:"created_at"`
-	// Round is the incident's paging round the page belongs to (see
-	// Subject.Round): an end page ends its own round only.
-	Round int `json:"round,omitempty"`
-}
-
 // Subject is what paging needs to know of an incident.
 type Subject struct {
 	IncidentID   string    `json:"incident_id"`

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 var incOperator = Actor{Name: "operator:alice", RemoteAddr: "192.0.2.1:5000"}
@@ -284,8 +286,8 @@ func TestPublicationCLI(t *testing.T) {
 // gentle reminder pages (info, its own alertname) while unpublished and
 // before the deadline; never a ladder, never after publication.
 func TestPublicationReminder(t *testing.T) {
-	remindersOf := func(e *secEnv, id string) []Page {
-		var out []Page
+	remindersOf := func(e *secEnv, id string) []page.Page {
+		var out []page.Page
 		for _, p := range e.pagesOf(id, 0) {
 			if p.Labels["alertname"] == PagerPublicationAlertName {
 				out = append(out, p)
