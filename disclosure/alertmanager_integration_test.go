@@ -166,7 +166,7 @@ func TestAlertmanagerIntegration(t *testing.T) {
 	as := alertmanagerIntegrationWait(t, base, "incident_id", id, "alert active", func(as []alertmanagerIntegrationAlert) bool {
 		return len(as) == 1 && as[0].Status.State == "active"
 	})
-	want := map[string]string{"alertname": PagerAlertName, "incident_id": id, "class": "operational",
+	want := map[string]string{"alertname": page.AlertName, "incident_id": id, "class": "operational",
 		"component": "entry-gateways", "severity": "warning"}
 	if fmt.Sprint(as[0].Labels) != fmt.Sprint(want) {
 		t.Errorf("labels %v, want %v", as[0].Labels, want)

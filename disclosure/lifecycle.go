@@ -477,7 +477,7 @@ func (s *Service) pageFollowUp(ctx context.Context, tx conn, row *incidentRow, f
 		Key:        fmt.Sprintf("%s/followup/%s/day%d", row.ID, seq, day),
 		IncidentID: row.ID + "/followup/" + seq,
 		Labels: map[string]string{
-			"alertname": FollowUpAlertName, "incident_id": row.ID, "followup": seq, "severity": PagerSeverityInfo,
+			"alertname": FollowUpAlertName, "incident_id": row.ID, "followup": seq, "severity": page.SeverityInfo,
 		},
 		Annot: map[string]string{
 			"summary": fmt.Sprintf("Follow-up %s of incident %s is overdue: %s", seq, row.ID, mdPlain(f.Title, maxFollowUpRunes)),

@@ -70,7 +70,7 @@ func (inc *Incident) lifecycleJSON(j *incidentJSON) {
 // suppress it.
 func (o *Outbox) FollowUpPage(ctx context.Context, sqlTx *sql.Tx, p page.Page, now time.Time) error {
 	if id := p.Labels["incident_id"]; id != "" && !p.Resolved {
-		if u := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, id); u != "" {
+		if u := o.esc.IncidentURL(id); u != "" {
 			p.Annot["incident_url"] = u
 		}
 	}

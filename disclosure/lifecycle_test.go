@@ -38,7 +38,7 @@ func (p *lcPages) FollowUpPage(_ context.Context, tx *sql.Tx, pg page.Page, _ ti
 
 // Ended is not recorded: the fake's kv key allows one end per incident,
 // and a reopened incident is confirmed (ended) twice.
-func (p *lcPages) Ended(context.Context, *sql.Tx, Subject, time.Time) error { return nil }
+func (p *lcPages) Ended(context.Context, *sql.Tx, page.Subject, time.Time) error { return nil }
 
 func (p *lcPages) take() []page.Page {
 	p.mu.Lock()
@@ -337,7 +337,7 @@ func TestLifecycleOverdueFollowUpsPageOncePerDayAtInfo(t *testing.T) {
 func TestLifecycleOverduePageThroughTheOutbox(t *testing.T) {
 	am := &outboxTestPager{name: "am"}
 	e := newOutboxTestEnv(t, []page.Pager{am}, OutboxOptions{})
-	s := Subject{IncidentID: "INC-1", Class: "operational", State: "draft", Component: "service/x", FirstSeen: incAt(0), DetectedAt: incAt(0), CreatedAt: incAt(0)}
+	s := page.Subject{IncidentID: "INC-1", Class: "operational", State: "draft", Component: "service/x", FirstSeen: incAt(0), DetectedAt: incAt(0), CreatedAt: incAt(0)}
 	e.opened(s, incAt(0))
 	e.ended(s, incAt(time.Hour))
 	p := page.Page{Key: "INC-1/followup/1/1", IncidentID: "INC-1/followup/1",

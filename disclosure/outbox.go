@@ -79,7 +79,7 @@ type Outbox struct {
 	lock   *store.SessionLock
 	pagers []outboxPager
 	opts   OutboxOptions
-	plan   escalationPlan
+	esc    page.Escalation
 	log    *slog.Logger
 	m      outboxMetrics
 	queued atomic.Int64
@@ -140,11 +140,12 @@ func NewOutbox(db *store.DB, pagers []page.Pager, drafts DraftSource, opts Outbo
 		r:    dbConn(db, db.R),
 		lock: db.SessionLock("page-outbox"),
 		opts: opts,
-		plan: escalationPlan{
-			resend:   opts.ResendInterval,
-			delays:   opts.EscalationDelays,
-			dayEnd:   opts.DayEndWarning,
-			lifetime: pagerLifetimeResends * opts.ResendInterval,
+		esc: page.Escalation{
+			ExternalURL: opts.ExternalURL,
+			APIBaseURL:  opts.APIBaseURL,
+			Resend:      opts.ResendInterval,
+			Delays:      opts.EscalationDelays,
+			DayEnd:      opts.DayEndWarning,
 		},
 		log:    logger,
 		drafts: drafts,
@@ -229,12 +230,12 @@ func outboxDefaults(o OutboxOptions) (OutboxOptions, error) {
 			return o, fmt.Errorf("outbox: %s: want http(s)://host[/path] without query", u.name)
 		}
 	}
-	o.ResendInterval = pagerDurOr(o.ResendInterval, DefaultPagerResendInterval)
+	o.ResendInterval = pagerDurOr(o.ResendInterval, page.DefaultResendInterval)
 	if o.ResendInterval < time.Second {
 		return o, fmt.Errorf("outbox: resend interval %s: must be at least 1s", o.ResendInterval)
 	}
 	if len(o.EscalationDelays) == 0 {
-		o.EscalationDelays = DefaultEscalationDelays()
+		o.EscalationDelays = page.DefaultEscalationDelays()
 	}
 	o.EscalationDelays = slices.Clone(o.EscalationDelays)
 	for i, d := range o.EscalationDelays {
@@ -242,11 +243,11 @@ func outboxDefaults(o OutboxOptions) (OutboxOptions, error) {
 			return o, fmt.Errorf("outbox: escalation delays %v: must be positive and strictly ascending", o.EscalationDelays)
 		}
 	}
-	o.DayEndWarning = pagerDurOr(o.DayEndWarning, DefaultPagerDayEndWarning)
+	o.DayEndWarning = pagerDurOr(o.DayEndWarning, page.DefaultDayEndWarning)
 	if o.DayEndWarning >= 24*time.Hour {
 		return o, fmt.Errorf("outbox: day end warning %s: must be below 24h", o.DayEndWarning)
 	}
-	o.MaxAge = pagerDurOr(o.MaxAge, DefaultPagerMaxAge)
+	o.MaxAge = pagerDurOr(o.MaxAge, page.DefaultMaxAge)
 	o.SendTimeout = pagerDurOr(o.SendTimeout, 10*time.Second)
 	o.MinBackoff = pagerDurOr(o.MinBackoff, 5*time.Second)
 	o.MaxBackoff = pagerDurOr(o.MaxBackoff, 5*time.Minute)
@@ -276,7 +277,7 @@ func (o *Outbox) draftSource() DraftSource {
 // Opened enqueues, inside tx, the pages due now for a new (or newly
 // disclosable) draft: its first page, and any escalation already due. An
 // incident that was already ended is not paged again.
-func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.Time) error {
+func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s page.Subject, now time.Time) error {
 	tx := writeConn(o.db, sqlTx)
 	if err := outboxCheckSubject(s); err != nil {
 		return err
@@ -287,23 +288,21 @@ func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.
 		o.log.Warn("not paging an internal incident", "incident", s.IncidentID)
 		return nil
 	}
-	return o.enqueue(ctx, tx, o.escalationFiringPages(s, now), now)
+	return o.enqueue(ctx, tx, o.esc.FiringPages(s, now), now)
 }
 
 // Ended enqueues, inside tx, the pages that resolve every alert of the
 // incident: each label set reached by escalation, and each label set ever
 // queued for it (its class or component may have changed since).
-func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.Time) error {
+func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s page.Subject, now time.Time) error {
 	tx := writeConn(o.db, sqlTx)
 	if err := outboxCheckSubject(s); err != nil {
 		return err
 	}
 	sets := map[string]map[string]string{}
 	if s.Class != "internal" {
-		st := o.plan.state(pagerOrigin(s, now), now.UTC())
-		for _, sev := range escalationSeverities(s.Class, st.level) {
-			l := pagerLabels(s, sev)
-			sets[pagerFingerprint(l)] = l
+		for _, l := range o.esc.ReachedLabels(s, now) {
+			sets[page.Fingerprint(l)] = l
 		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT fingerprint, payload FROM page_outbox
@@ -333,12 +332,12 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 	slices.Sort(fps)
 	pages := make([]page.Page, 0, len(fps))
 	for _, fp := range fps {
-		pages = append(pages, o.escalationEndPage(s, sets[fp], now))
+		pages = append(pages, o.esc.EndPage(s, sets[fp], now))
 	}
 	return o.enqueue(ctx, tx, pages, now)
 }
 
-func outboxCheckSubject(s Subject) error {
+func outboxCheckSubject(s page.Subject) error {
 	if strings.TrimSpace(s.IncidentID) == "" {
 		return errors.New("outbox: subject without incident id")
 	}
@@ -390,7 +389,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []page.Page, now ti
 		if err != nil {
 			return fmt.Errorf("outbox: encode page %s: %w", p.Key, err)
 		}
-		fp := pagerFingerprint(p.Labels)
+		fp := page.Fingerprint(p.Labels)
 		for _, pg := range o.pagers {
 			if p.Resolved {
 				_, err = ending.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.Round)
@@ -480,7 +479,7 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 		if outboxCheckSubject(s) != nil || s.Class == "internal" || (s.State != "" && s.State != "draft" && s.State != "confirmed") {
 			continue
 		}
-		pages = append(pages, o.escalationFiringPages(s, now)...)
+		pages = append(pages, o.esc.FiringPages(s, now)...)
 	}
 	reminders, err := o.publicationReminders(ctx, ds, now)
 	if err != nil {
@@ -664,7 +663,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	}
 	if !p.Resolved {
 		// Valid from the moment it actually leaves, not from when it was queued.
-		p.EndsAt = now.Add(o.plan.lifetime)
+		p.EndsAt = now.Add(o.esc.Lifetime())
 	}
 
 	sctx, scancel := context.WithTimeout(ctx, o.opts.SendTimeout)

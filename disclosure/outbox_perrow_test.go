@@ -103,13 +103,13 @@ func TestOutboxFailingRowDoesNotBlockPager(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("security draft delivered %d times on the next pass, want 1 (INC-1 refused %d times)", len(got), am.refusals())
 		}
-		if sev := got[0]["labels"].(map[string]any)["severity"]; sev != PagerSeverityCritical {
+		if sev := got[0]["labels"].(map[string]any)["severity"]; sev != page.SeverityCritical {
 			t.Errorf("security page severity %v, want critical", sev)
 		}
 
 		// The failing end page backs off on its own: attempts spaced by the
 		// capped exponential backoff, while INC-2's re-sends keep flowing.
-		end := "INC-1/end/" + pagerFingerprint(pagerLabels(inc1, PagerSeverityWarning))
+		end := "INC-1/end/" + page.Fingerprint(page.Labels(inc1, page.SeverityWarning))
 		before := e.row(end, p.Name())
 		now := outboxT0.Add(4 * time.Second)
 		for ; now.Before(outboxT0.Add(30 * time.Minute)); now = now.Add(5 * time.Second) {

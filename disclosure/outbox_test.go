@@ -31,16 +31,16 @@ var pagerTestFastRetry = page.HTTPOptions{RetryWaitMin: time.Millisecond, RetryW
 // outboxTestDrafts is a DraftSource backed by a slice.
 type outboxTestDrafts struct {
 	mu       sync.Mutex
-	subjects []Subject
+	subjects []page.Subject
 }
 
-func (d *outboxTestDrafts) PendingDrafts(context.Context) ([]Subject, error) {
+func (d *outboxTestDrafts) PendingDrafts(context.Context) ([]page.Subject, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.subjects), nil
 }
 
-func (d *outboxTestDrafts) set(s ...Subject) {
+func (d *outboxTestDrafts) set(s ...page.Subject) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.subjects = s
@@ -96,14 +96,14 @@ func (e *outboxTestEnv) restart() {
 	e.build()
 }
 
-func (e *outboxTestEnv) opened(s Subject, now time.Time) {
+func (e *outboxTestEnv) opened(s page.Subject, now time.Time) {
 	e.t.Helper()
 	if err := e.db.Tx(e.t.Context(), func(tx *sql.Tx) error { return e.ob.Opened(e.t.Context(), tx, s, now) }); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
-func (e *outboxTestEnv) ended(s Subject, now time.Time) {
+func (e *outboxTestEnv) ended(s page.Subject, now time.Time) {
 	e.t.Helper()
 	if err := e.db.Tx(e.t.Context(), func(tx *sql.Tx) error { return e.ob.Ended(e.t.Context(), tx, s, now) }); err != nil {
 		e.t.Fatal(err)
@@ -238,8 +238,8 @@ func (p *outboxTestPager) pages() []page.Page {
 
 var outboxT0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
-func outboxTestSubject(id string, created time.Time) Subject {
-	return Subject{
+func outboxTestSubject(id string, created time.Time) page.Subject {
+	return page.Subject{
 		IncidentID: id, Class: "operational", State: "draft",
 		Component: "entry-gateways", Architecture: "decentralized",
 		Title:     "Entry gateways unreachable",
@@ -307,7 +307,7 @@ func TestOutboxEnqueueIdempotent(t *testing.T) {
 			t.Errorf("delay samples = %v, want 4", got)
 		}
 		// An internal incident is never paged.
-		e.opened(Subject{IncidentID: "INC-3", Class: "internal", CreatedAt: outboxT0}, outboxT0)
+		e.opened(page.Subject{IncidentID: "INC-3", Class: "internal", CreatedAt: outboxT0}, outboxT0)
 		if got := len(e.rows()); got != 4 {
 			t.Errorf("internal incident enqueued: %d rows", got)
 		}

@@ -34,7 +34,7 @@ const publicationReminderRound = -1
 // unpublishedIncident is a confirmed (or resolved) disclosable incident not
 // yet published.
 type unpublishedIncident struct {
-	Subject
+	page.Subject
 	ConfirmedAt time.Time
 }
 
@@ -74,7 +74,7 @@ func (s *Store) unpublished(ctx context.Context, now time.Time) ([]unpublishedIn
 }
 
 // publicationDeadline is the end of the UTC day the incident was detected.
-func publicationDeadline(s Subject) time.Time {
+func publicationDeadline(s page.Subject) time.Time {
 	basis := s.DetectedAt
 	if basis.IsZero() {
 		basis = s.CreatedAt
@@ -100,7 +100,7 @@ func (o *Outbox) publicationReminders(ctx context.Context, ds DraftSource, now t
 		}
 		deadline := publicationDeadline(u.Subject)
 		due := u.ConfirmedAt.Add(PublicationReminderDelay)
-		if w := deadline.Add(-o.plan.dayEnd); w.Before(due) {
+		if w := deadline.Add(-o.esc.DayEnd); w.Before(due) {
 			due = w
 		}
 		if now.Before(due) || !now.Before(deadline) {
@@ -111,12 +111,12 @@ func (o *Outbox) publicationReminders(ctx context.Context, ds DraftSource, now t
 	return pages, nil
 }
 
-func (o *Outbox) publicationReminder(s Subject, deadline, now time.Time) page.Page {
-	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
+func (o *Outbox) publicationReminder(s page.Subject, deadline, now time.Time) page.Page {
+	incidentURL := o.esc.IncidentURL(s.IncidentID)
 	labels := map[string]string{
 		"alertname":   PagerPublicationAlertName,
 		"incident_id": s.IncidentID,
-		"severity":    PagerSeverityInfo,
+		"severity":    page.SeverityInfo,
 	}
 	if s.Class != "" {
 		labels["class"] = s.Class
@@ -139,7 +139,7 @@ func (o *Outbox) publicationReminder(s Subject, deadline, now time.Time) page.Pa
 		Labels:     labels,
 		Annot:      annot,
 		StartsAt:   now,
-		EndsAt:     now.Add(o.plan.lifetime),
+		EndsAt:     now.Add(o.esc.Lifetime()),
 		CreatedAt:  now,
 		Round:      publicationReminderRound,
 	}

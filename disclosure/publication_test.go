@@ -313,12 +313,12 @@ func TestPublicationReminder(t *testing.T) {
 		if len(r) != 1 {
 			t.Fatalf("want exactly one reminder, got %d: %+v", len(r), r)
 		}
-		if r[0].Labels["severity"] != PagerSeverityInfo || r[0].Resolved || !strings.Contains(r[0].Annot["description"], "not published") {
+		if r[0].Labels["severity"] != page.SeverityInfo || r[0].Resolved || !strings.Contains(r[0].Annot["description"], "not published") {
 			t.Errorf("reminder = %+v", r[0])
 		}
 		// No draft escalation after the confirmation.
 		for _, p := range e.pagesOf(id, 0) {
-			if p.Labels["alertname"] == PagerAlertName && !p.Resolved && p.CreatedAt.After(incAt(5*time.Minute)) {
+			if p.Labels["alertname"] == page.AlertName && !p.Resolved && p.CreatedAt.After(incAt(5*time.Minute)) {
 				t.Errorf("draft page after confirmation: %s", p.Key)
 			}
 		}

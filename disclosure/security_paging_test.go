@@ -196,7 +196,7 @@ func testSecurityAlwaysPages(t *testing.T, b testBackend, via string, start Stat
 	// Paged at critical on the next pass.
 	e.tick(t, at)
 	pages := e.pagesOf(id, before)
-	crit := slices.IndexFunc(pages, func(p page.Page) bool { return !p.Resolved && p.Labels["severity"] == PagerSeverityCritical })
+	crit := slices.IndexFunc(pages, func(p page.Page) bool { return !p.Resolved && p.Labels["severity"] == page.SeverityCritical })
 	if crit < 0 {
 		t.Fatalf("no critical page after turning security from %s: %+v", start, pages)
 	}
@@ -209,7 +209,7 @@ func testSecurityAlwaysPages(t *testing.T, b testBackend, via string, start Stat
 	// It keeps firing (re-sent) while nobody acts.
 	e.tick(t, at.Add(time.Minute))
 	if !slices.ContainsFunc(e.pagesOf(id, before), func(p page.Page) bool {
-		return strings.Contains(p.Key, "/resend/") && p.Labels["severity"] == PagerSeverityCritical
+		return strings.Contains(p.Key, "/resend/") && p.Labels["severity"] == page.SeverityCritical
 	}) {
 		t.Errorf("security page not re-sent: %v", e.pager.keys()[before:])
 	}
@@ -236,7 +236,7 @@ func testSecurityAlwaysPages(t *testing.T, b testBackend, via string, start Stat
 	}
 	mark := len(e.pager.pages())
 	e.tick(t, at.Add(2*time.Minute))
-	if !slices.ContainsFunc(e.pagesOf(id, mark), func(p page.Page) bool { return p.Resolved && p.Labels["severity"] == PagerSeverityCritical }) {
+	if !slices.ContainsFunc(e.pagesOf(id, mark), func(p page.Page) bool { return p.Resolved && p.Labels["severity"] == page.SeverityCritical }) {
 		t.Errorf("security page not ended after the human acted: %v", e.pager.keys()[mark:])
 	}
 	mark = len(e.pager.pages())
@@ -290,7 +290,7 @@ func TestEscalationCountsFromDetectedAt(t *testing.T) {
 	}
 	e.tick(t, promoted.Add(time.Second))
 	pages := e.pager.pages()
-	if len(pages) != 1 || !strings.HasSuffix(pages[0].Key, "/open") || pages[0].Labels["severity"] != PagerSeverityWarning {
+	if len(pages) != 1 || !strings.HasSuffix(pages[0].Key, "/open") || pages[0].Labels["severity"] != page.SeverityWarning {
 		t.Fatalf("first pages %v, want one warning open page", e.pager.keys())
 	}
 	d := pages[0].Annot["description"]
@@ -324,7 +324,7 @@ func TestOutboxLaterRoundSupersedesStaleEnd(t *testing.T) {
 		s.State = "dismissed"
 		e.ended(s, outboxT0.Add(time.Second))
 		e.tick(outboxT0.Add(time.Second))
-		end := "INC-1/end/" + pagerFingerprint(pagerLabels(s, PagerSeverityCritical))
+		end := "INC-1/end/" + page.Fingerprint(page.Labels(s, page.SeverityCritical))
 		if r := e.row(end, "am"); r.outcome != "" || r.attempts != 1 {
 			t.Fatalf("end row %+v, want pending after one failure", r)
 		}

@@ -96,7 +96,7 @@ func NewSelfAlerts(opts SelfAlertsOptions) *SelfAlerts {
 	s := &SelfAlerts{
 		instance: opts.Instance,
 		watchdog: opts.Watchdog,
-		resend:   pagerDurOr(opts.ResendInterval, DefaultPagerResendInterval),
+		resend:   pagerDurOr(opts.ResendInterval, page.DefaultResendInterval),
 		timeout:  pagerDurOr(opts.SendTimeout, 10*time.Second),
 		log:      opts.Logger,
 		lastSent: map[string]time.Time{},
@@ -234,7 +234,7 @@ func (s *SelfAlerts) watchdogPage(now time.Time) page.Page {
 				". Route it to a dead-man's-switch service: its silence means nymwatch, or its path to Alertmanager, is down, and nothing it watches would be paged.",
 		},
 		StartsAt:  s.started,
-		EndsAt:    now.Add(pagerLifetimeResends * s.resend),
+		EndsAt:    now.Add(page.LifetimeResends * s.resend),
 		CreatedAt: now,
 	}
 }
@@ -242,13 +242,13 @@ func (s *SelfAlerts) watchdogPage(now time.Time) page.Page {
 func (s *SelfAlerts) blindPage(now, since time.Time, msg string, ended bool) page.Page {
 	pg := page.Page{
 		Key:    "self/blind",
-		Labels: s.labels(BlindAlertName, PagerSeverityWarning),
+		Labels: s.labels(BlindAlertName, page.SeverityWarning),
 		Annot: map[string]string{
 			"summary":     "nymwatch " + msg,
 			"description": msg + ". No target can reach the quorum: failures are recorded as unconfirmed and nothing is paged for disclosure until enough vantage points report again. Check the other vantage points (nymwatch_cluster_* metrics, the log) and the network between them.",
 		},
 		StartsAt:  since,
-		EndsAt:    now.Add(pagerLifetimeResends * s.resend),
+		EndsAt:    now.Add(page.LifetimeResends * s.resend),
 		CreatedAt: now,
 	}
 	if ended {

@@ -29,7 +29,7 @@ func TestAlertmanagerIntegrationSelfAlerts(t *testing.T) {
 		t.Errorf("watchdog labels %v", as[0].Labels)
 	}
 	alertmanagerIntegrationWait(t, base, "alertname", BlindAlertName, "blind alert active", func(as []alertmanagerIntegrationAlert) bool {
-		return len(as) == 1 && as[0].Status.State == "active" && as[0].Labels["severity"] == PagerSeverityWarning
+		return len(as) == 1 && as[0].Status.State == "active" && as[0].Labels["severity"] == page.SeverityWarning
 	})
 
 	ok := VantageStatus{Enabled: true, Reporting: 2, Total: 3, Quorum: 2}

@@ -127,7 +127,7 @@ func TestSelfAlertsMonitoringBlind(t *testing.T) {
 	}
 	l := got[0]["labels"].(map[string]any)
 	desc := got[0]["annotations"].(map[string]any)["description"].(string)
-	if l["severity"] != PagerSeverityWarning || l["instance"] != "vp-a" || l["incident_id"] != nil ||
+	if l["severity"] != page.SeverityWarning || l["instance"] != "vp-a" || l["incident_id"] != nil ||
 		!strings.Contains(desc, "monitoring blind: only 1 of 3 vantage points reporting, quorum 2") {
 		t.Errorf("blind page labels %v description %q", l, desc)
 	}

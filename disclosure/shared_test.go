@@ -269,7 +269,7 @@ func TestSharedOutboxOneDrainer(t *testing.T) {
 	a, b := newSharedInstance(t, "a", open), newSharedInstance(t, "b", open)
 	ctx := t.Context()
 	const incidents = 20
-	subjects := make([]Subject, incidents)
+	subjects := make([]page.Subject, incidents)
 	for i := range incidents {
 		subjects[i] = outboxTestSubject(fmt.Sprintf("INC-%d", i), outboxT0)
 		in := []*sharedInstance{a, b}[i%2] // both instances enqueue

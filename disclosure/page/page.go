@@ -26,6 +26,29 @@ type Page struct {
 	Round int `json:"round,omitempty"`
 }
 
+// Subject is what paging needs to know of an incident.
+type Subject struct {
+	IncidentID   string    `json:"incident_id"`
+	Class        string    `json:"class"` // security|operational
+	State        string    `json:"state"` // draft|confirmed|dismissed|resolved|closed
+	Component    string    `json:"component"`
+	Architecture string    `json:"architecture"`
+	Title        string    `json:"title"`
+	Summary      string    `json:"summary"` // headline summary, one paragraph
+	FirstSeen    time.Time `json:"first_seen"`
+	DetectedAt   time.Time `json:"detected_at"`
+	CreatedAt    time.Time `json:"created_at"` // when the draft was opened
+	ResolvedAt   time.Time `json:"resolved_at"`
+	// PagingSince, when set, is when the current paging round began (the
+	// incident was reopened, or a confirmed incident's security change
+	// waits for acknowledgement): the origin of resends and escalation
+	// instead of DetectedAt.
+	PagingSince time.Time `json:"paging_since"`
+	// Round numbers the paging rounds of the incident (0 first): an incident
+	// whose page was ended is paged again under new keys in a new round.
+	Round int `json:"round"`
+}
+
 // timeLayout writes timestamps in UTC with milliseconds, as Prometheus
 // does in the alerts it posts.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"

@@ -58,7 +58,7 @@ func (d *daemon) withoutOwnAlerts(alerts []detector.Alert) []detector.Alert {
 	n := len(alerts)
 	alerts = slices.DeleteFunc(alerts, func(a detector.Alert) bool {
 		switch a.Name() {
-		case disclosure.WatchdogAlertName, disclosure.BlindAlertName, disclosure.PagerAlertName:
+		case disclosure.WatchdogAlertName, disclosure.BlindAlertName, page.AlertName:
 			return true
 		}
 		return false
