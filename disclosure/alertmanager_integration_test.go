@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/testutil"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // alertmanagerBinary is where Debian's prometheus-alertmanager package
@@ -146,11 +148,11 @@ func alertmanagerIntegrationWait(t *testing.T, base, label, value, what string, 
 // forward, and ending the incident resolves it.
 func TestAlertmanagerIntegration(t *testing.T) {
 	base := startAlertmanager(t)
-	am, err := NewAlertmanagerPager(base, PagerHTTPOptions{RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 100 * time.Millisecond})
+	am, err := page.NewAlertmanagerPager(base, page.HTTPOptions{RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{ExternalURL: "http://nymwatch.test"})
+	e := newOutboxTestEnv(t, []page.Pager{am}, OutboxOptions{ExternalURL: "http://nymwatch.test"})
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	const id = "INC-20260310-0042"
 	s := outboxTestSubject(id, now.Add(-30*time.Second))
@@ -164,7 +166,7 @@ func TestAlertmanagerIntegration(t *testing.T) {
 	as := alertmanagerIntegrationWait(t, base, "incident_id", id, "alert active", func(as []alertmanagerIntegrationAlert) bool {
 		return len(as) == 1 && as[0].Status.State == "active"
 	})
-	want := map[string]string{"alertname": PagerAlertName, "incident_id": id, "class": "operational",
+	want := map[string]string{"alertname": page.AlertName, "incident_id": id, "class": "operational",
 		"component": "entry-gateways", "severity": "warning"}
 	if fmt.Sprint(as[0].Labels) != fmt.Sprint(want) {
 		t.Errorf("labels %v, want %v", as[0].Labels, want)

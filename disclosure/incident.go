@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // State is where an incident is in the disclosure workflow.
@@ -204,8 +206,8 @@ type AuditEntry struct {
 }
 
 // Subject is the paging view of the incident.
-func (inc *Incident) Subject() Subject {
-	return Subject{
+func (inc *Incident) Subject() page.Subject {
+	return page.Subject{
 		IncidentID:   inc.ID,
 		Class:        string(inc.Class),
 		State:        string(inc.State),

@@ -12,6 +12,8 @@ import (
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // Store reads incidents from the database (SQLite, or the shared PostgreSQL
@@ -421,14 +423,14 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Incident, 
 // PendingDrafts lists the incidents still waiting for a human, oldest
 // first (DraftSource, for re-sending pages and escalation): drafts, and
 // confirmed incidents whose security change is not acknowledged yet.
-func (s *Store) PendingDrafts(ctx context.Context) ([]Subject, error) {
+func (s *Store) PendingDrafts(ctx context.Context) ([]page.Subject, error) {
 	incs, err := s.query(ctx, "SELECT "+incidentColumns()+` FROM incidents
 		WHERE state = $1 OR (state = $2 AND security_unacknowledged_since IS NOT NULL) ORDER BY created_at, id`,
 		string(StateDraft), string(StateConfirmed))
 	if err != nil {
 		return nil, fmt.Errorf("pending drafts: %w", err)
 	}
-	out := make([]Subject, 0, len(incs))
+	out := make([]page.Subject, 0, len(incs))
 	for _, inc := range incs {
 		out = append(out, inc.Subject())
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // The incident's life after "confirm" (issue 12.2-12.4, docs/follow-ups.md):
@@ -458,7 +460,7 @@ func (s *Service) markClosed(ctx context.Context, tx conn, row *incidentRow, act
 
 // followUpPager is the outbox as overdue follow-ups need it.
 type followUpPager interface {
-	FollowUpPage(ctx context.Context, tx *sql.Tx, p Page, now time.Time) error
+	FollowUpPage(ctx context.Context, tx *sql.Tx, p page.Page, now time.Time) error
 }
 
 // pageFollowUp queues the overdue page of f, or its end.
@@ -471,11 +473,11 @@ func (s *Service) pageFollowUp(ctx context.Context, tx conn, row *incidentRow, f
 	// One key per follow-up and day since due: instances sharing
 	// PostgreSQL that page the same day enqueue it once (ON CONFLICT).
 	day := int64(max(now.Sub(f.DueAt), 0) / followUpRepage)
-	p := Page{
+	p := page.Page{
 		Key:        fmt.Sprintf("%s/followup/%s/day%d", row.ID, seq, day),
 		IncidentID: row.ID + "/followup/" + seq,
 		Labels: map[string]string{
-			"alertname": FollowUpAlertName, "incident_id": row.ID, "followup": seq, "severity": PagerSeverityInfo,
+			"alertname": FollowUpAlertName, "incident_id": row.ID, "followup": seq, "severity": page.SeverityInfo,
 		},
 		Annot: map[string]string{
 			"summary": fmt.Sprintf("Follow-up %s of incident %s is overdue: %s", seq, row.ID, mdPlain(f.Title, maxFollowUpRunes)),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // The wire format of the checklist, follow-ups and reporters (full view of
@@ -66,11 +68,11 @@ func (inc *Incident) lifecycleJSON(j *incidentJSON) {
 // and supersede as incident pages. The page's IncidentID is
 // "<incident>/followup/<seq>", so the incident's own end page does not
 // suppress it.
-func (o *Outbox) FollowUpPage(ctx context.Context, sqlTx *sql.Tx, p Page, now time.Time) error {
+func (o *Outbox) FollowUpPage(ctx context.Context, sqlTx *sql.Tx, p page.Page, now time.Time) error {
 	if id := p.Labels["incident_id"]; id != "" && !p.Resolved {
-		if u := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, id); u != "" {
+		if u := o.esc.IncidentURL(id); u != "" {
 			p.Annot["incident_url"] = u
 		}
 	}
-	return o.enqueue(ctx, writeConn(o.db, sqlTx), []Page{p}, now)
+	return o.enqueue(ctx, writeConn(o.db, sqlTx), []page.Page{p}, now)
 }

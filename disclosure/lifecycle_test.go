@@ -15,16 +15,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nymwatch/nymwatch/detector"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // lcPages is incFakePages that also takes follow-up pages.
 type lcPages struct {
 	*incFakePages
 	mu       sync.Mutex
-	followUp []Page
+	followUp []page.Page
 }
 
-func (p *lcPages) FollowUpPage(_ context.Context, tx *sql.Tx, pg Page, _ time.Time) error {
+func (p *lcPages) FollowUpPage(_ context.Context, tx *sql.Tx, pg page.Page, _ time.Time) error {
 	if tx == nil {
 		return errors.New("nil tx")
 	}
@@ -36,9 +38,9 @@ func (p *lcPages) FollowUpPage(_ context.Context, tx *sql.Tx, pg Page, _ time.Ti
 
 // Ended is not recorded: the fake's kv key allows one end per incident,
 // and a reopened incident is confirmed (ended) twice.
-func (p *lcPages) Ended(context.Context, *sql.Tx, Subject, time.Time) error { return nil }
+func (p *lcPages) Ended(context.Context, *sql.Tx, page.Subject, time.Time) error { return nil }
 
-func (p *lcPages) take() []Page {
+func (p *lcPages) take() []page.Page {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := p.followUp
@@ -263,7 +265,7 @@ func TestLifecycleClosedIncidentReopensWhenItTurnsSecurity(t *testing.T) {
 func TestLifecycleOverdueFollowUpsPageOncePerDayAtInfo(t *testing.T) {
 	e, lp, id := newLCEnv(t, sqliteBackend)
 	confirmed := incAt(time.Hour)
-	page := func(at time.Time) []Page {
+	page := func(at time.Time) []page.Page {
 		t.Helper()
 		n, err := e.svc.PageOverdueFollowUps(t.Context(), at)
 		if err != nil {
@@ -334,11 +336,11 @@ func TestLifecycleOverdueFollowUpsPageOncePerDayAtInfo(t *testing.T) {
 // the incident's own alert was ended when it was confirmed.
 func TestLifecycleOverduePageThroughTheOutbox(t *testing.T) {
 	am := &outboxTestPager{name: "am"}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{})
-	s := Subject{IncidentID: "INC-1", Class: "operational", State: "draft", Component: "service/x", FirstSeen: incAt(0), DetectedAt: incAt(0), CreatedAt: incAt(0)}
+	e := newOutboxTestEnv(t, []page.Pager{am}, OutboxOptions{})
+	s := page.Subject{IncidentID: "INC-1", Class: "operational", State: "draft", Component: "service/x", FirstSeen: incAt(0), DetectedAt: incAt(0), CreatedAt: incAt(0)}
 	e.opened(s, incAt(0))
 	e.ended(s, incAt(time.Hour))
-	p := Page{Key: "INC-1/followup/1/1", IncidentID: "INC-1/followup/1",
+	p := page.Page{Key: "INC-1/followup/1/1", IncidentID: "INC-1/followup/1",
 		Labels:   map[string]string{"alertname": FollowUpAlertName, "incident_id": "INC-1", "followup": "1", "severity": "info"},
 		Annot:    map[string]string{"summary": "overdue"},
 		StartsAt: incAt(25 * time.Hour), EndsAt: incAt(50 * time.Hour), CreatedAt: incAt(25 * time.Hour)}

@@ -21,6 +21,8 @@ import (
 	"github.com/nymwatch/nymwatch/internal/backoff"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // OutboxOptions configure paging. Zero values take the defaults.
@@ -77,7 +79,7 @@ type Outbox struct {
 	lock   *store.SessionLock
 	pagers []outboxPager
 	opts   OutboxOptions
-	plan   escalationPlan
+	esc    page.Escalation
 	log    *slog.Logger
 	m      outboxMetrics
 	queued atomic.Int64
@@ -95,7 +97,7 @@ type Outbox struct {
 // per row (per incident and pager), so one page that keeps failing never
 // holds back another incident's page (issue 11.1).
 type outboxPager struct {
-	p    Pager
+	p    page.Pager
 	name string
 	kind string
 }
@@ -121,7 +123,7 @@ var _ Pages = (*Outbox)(nil)
 // names must be unique and stable across restarts. drafts may be nil and set
 // later with SetDraftSource (the incident service and the outbox need each
 // other). Metrics are registered on reg (nil: not registered).
-func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOptions, reg prometheus.Registerer, logger *slog.Logger) (*Outbox, error) {
+func NewOutbox(db *store.DB, pagers []page.Pager, drafts DraftSource, opts OutboxOptions, reg prometheus.Registerer, logger *slog.Logger) (*Outbox, error) {
 	if db == nil {
 		return nil, errors.New("outbox: nil store")
 	}
@@ -138,11 +140,12 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		r:    dbConn(db, db.R),
 		lock: db.SessionLock("page-outbox"),
 		opts: opts,
-		plan: escalationPlan{
-			resend:   opts.ResendInterval,
-			delays:   opts.EscalationDelays,
-			dayEnd:   opts.DayEndWarning,
-			lifetime: pagerLifetimeResends * opts.ResendInterval,
+		esc: page.Escalation{
+			ExternalURL: opts.ExternalURL,
+			APIBaseURL:  opts.APIBaseURL,
+			Resend:      opts.ResendInterval,
+			Delays:      opts.EscalationDelays,
+			DayEnd:      opts.DayEndWarning,
 		},
 		log:    logger,
 		drafts: drafts,
@@ -161,7 +164,7 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		if slices.ContainsFunc(o.pagers, func(x outboxPager) bool { return x.name == name }) {
 			return nil, fmt.Errorf("outbox: pager %q configured twice", name)
 		}
-		op := outboxPager{p: p, name: name, kind: pagerKindOf(p)}
+		op := outboxPager{p: p, name: name, kind: page.KindOf(p)}
 		o.pagers = append(o.pagers, op)
 		if !slices.Contains(kinds, op.kind) {
 			kinds = append(kinds, op.kind)
@@ -210,7 +213,7 @@ func NewOutbox(db *store.DB, pagers []Pager, drafts DraftSource, opts OutboxOpti
 		o.m.sent.WithLabelValues(k)
 		o.m.superseded.WithLabelValues(k)
 		o.m.rejected.WithLabelValues(k)
-		for _, r := range []string{PagerReasonNetwork, PagerReasonTimeout, PagerReasonHTTP4xx, PagerReasonHTTP5xx, PagerReasonExpired} {
+		for _, r := range []string{page.ReasonNetwork, page.ReasonTimeout, page.ReasonHTTP4xx, page.ReasonHTTP5xx, page.ReasonExpired} {
 			o.m.failed.WithLabelValues(k, r)
 		}
 	}
@@ -227,12 +230,12 @@ func outboxDefaults(o OutboxOptions) (OutboxOptions, error) {
 			return o, fmt.Errorf("outbox: %s: want http(s)://host[/path] without query", u.name)
 		}
 	}
-	o.ResendInterval = pagerDurOr(o.ResendInterval, DefaultPagerResendInterval)
+	o.ResendInterval = pagerDurOr(o.ResendInterval, page.DefaultResendInterval)
 	if o.ResendInterval < time.Second {
 		return o, fmt.Errorf("outbox: resend interval %s: must be at least 1s", o.ResendInterval)
 	}
 	if len(o.EscalationDelays) == 0 {
-		o.EscalationDelays = DefaultEscalationDelays()
+		o.EscalationDelays = page.DefaultEscalationDelays()
 	}
 	o.EscalationDelays = slices.Clone(o.EscalationDelays)
 	for i, d := range o.EscalationDelays {
@@ -240,11 +243,11 @@ func outboxDefaults(o OutboxOptions) (OutboxOptions, error) {
 			return o, fmt.Errorf("outbox: escalation delays %v: must be positive and strictly ascending", o.EscalationDelays)
 		}
 	}
-	o.DayEndWarning = pagerDurOr(o.DayEndWarning, DefaultPagerDayEndWarning)
+	o.DayEndWarning = pagerDurOr(o.DayEndWarning, page.DefaultDayEndWarning)
 	if o.DayEndWarning >= 24*time.Hour {
 		return o, fmt.Errorf("outbox: day end warning %s: must be below 24h", o.DayEndWarning)
 	}
-	o.MaxAge = pagerDurOr(o.MaxAge, DefaultPagerMaxAge)
+	o.MaxAge = pagerDurOr(o.MaxAge, page.DefaultMaxAge)
 	o.SendTimeout = pagerDurOr(o.SendTimeout, 10*time.Second)
 	o.MinBackoff = pagerDurOr(o.MinBackoff, 5*time.Second)
 	o.MaxBackoff = pagerDurOr(o.MaxBackoff, 5*time.Minute)
@@ -274,7 +277,7 @@ func (o *Outbox) draftSource() DraftSource {
 // Opened enqueues, inside tx, the pages due now for a new (or newly
 // disclosable) draft: its first page, and any escalation already due. An
 // incident that was already ended is not paged again.
-func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.Time) error {
+func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s page.Subject, now time.Time) error {
 	tx := writeConn(o.db, sqlTx)
 	if err := outboxCheckSubject(s); err != nil {
 		return err
@@ -285,23 +288,21 @@ func (o *Outbox) Opened(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.
 		o.log.Warn("not paging an internal incident", "incident", s.IncidentID)
 		return nil
 	}
-	return o.enqueue(ctx, tx, o.escalationFiringPages(s, now), now)
+	return o.enqueue(ctx, tx, o.esc.FiringPages(s, now), now)
 }
 
 // Ended enqueues, inside tx, the pages that resolve every alert of the
 // incident: each label set reached by escalation, and each label set ever
 // queued for it (its class or component may have changed since).
-func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.Time) error {
+func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s page.Subject, now time.Time) error {
 	tx := writeConn(o.db, sqlTx)
 	if err := outboxCheckSubject(s); err != nil {
 		return err
 	}
 	sets := map[string]map[string]string{}
 	if s.Class != "internal" {
-		st := o.plan.state(pagerOrigin(s, now), now.UTC())
-		for _, sev := range escalationSeverities(s.Class, st.level) {
-			l := pagerLabels(s, sev)
-			sets[pagerFingerprint(l)] = l
+		for _, l := range o.esc.ReachedLabels(s, now) {
+			sets[page.Fingerprint(l)] = l
 		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT fingerprint, payload FROM page_outbox
@@ -315,7 +316,7 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 		if err := rows.Scan(&fp, &payload); err != nil {
 			return fmt.Errorf("outbox: end %s: %w", s.IncidentID, err)
 		}
-		var p Page
+		var p page.Page
 		if err := json.Unmarshal([]byte(payload), &p); err != nil || len(p.Labels) == 0 {
 			continue // an undecodable row cannot be ended; Tick reports it
 		}
@@ -329,14 +330,14 @@ func (o *Outbox) Ended(ctx context.Context, sqlTx *sql.Tx, s Subject, now time.T
 		fps = append(fps, fp)
 	}
 	slices.Sort(fps)
-	pages := make([]Page, 0, len(fps))
+	pages := make([]page.Page, 0, len(fps))
 	for _, fp := range fps {
-		pages = append(pages, o.escalationEndPage(s, sets[fp], now))
+		pages = append(pages, o.esc.EndPage(s, sets[fp], now))
 	}
 	return o.enqueue(ctx, tx, pages, now)
 }
 
-func outboxCheckSubject(s Subject) error {
+func outboxCheckSubject(s page.Subject) error {
 	if strings.TrimSpace(s.IncidentID) == "" {
 		return errors.New("outbox: subject without incident id")
 	}
@@ -345,7 +346,7 @@ func outboxCheckSubject(s Subject) error {
 
 // enqueue inserts one row per page and pager. Firing pages of an incident
 // that has an end page queued are not inserted: an ended alert stays ended.
-func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Time) error {
+func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []page.Page, now time.Time) error {
 	if len(o.pagers) == 0 || len(pages) == 0 {
 		return nil
 	}
@@ -388,7 +389,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx conn, pages []Page, now time.Ti
 		if err != nil {
 			return fmt.Errorf("outbox: encode page %s: %w", p.Key, err)
 		}
-		fp := pagerFingerprint(p.Labels)
+		fp := page.Fingerprint(p.Labels)
 		for _, pg := range o.pagers {
 			if p.Resolved {
 				_, err = ending.ExecContext(ctx, p.Key, pg.name, pg.kind, p.IncidentID, fp, string(payload), ms, ms, p.Round)
@@ -471,14 +472,14 @@ func (o *Outbox) schedule(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("outbox: pending drafts: %w", err)
 	}
-	var pages []Page
+	var pages []page.Page
 	for _, s := range drafts {
 		// A confirmed incident is listed while its security change waits
 		// for acknowledgement.
 		if outboxCheckSubject(s) != nil || s.Class == "internal" || (s.State != "" && s.State != "draft" && s.State != "confirmed") {
 			continue
 		}
-		pages = append(pages, o.escalationFiringPages(s, now)...)
+		pages = append(pages, o.esc.FiringPages(s, now)...)
 	}
 	reminders, err := o.publicationReminders(ctx, ds, now)
 	if err != nil {
@@ -540,7 +541,7 @@ func (o *Outbox) expire(ctx context.Context, now time.Time) error {
 		if err := rows.Scan(&key, &pager, &kind, &attempts, &lastErr); err != nil {
 			return fmt.Errorf("outbox: expire: %w", err)
 		}
-		o.m.failed.WithLabelValues(kind, PagerReasonExpired).Inc()
+		o.m.failed.WithLabelValues(kind, page.ReasonExpired).Inc()
 		if n < maxLogged {
 			o.log.Error("page given up: not delivered within the maximum age",
 				"page", key, "pager", pager, "max_age", o.opts.MaxAge, "attempts", attempts, "last_error", lastErr)
@@ -653,16 +654,16 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 			return false, nil
 		}
 	}
-	var p Page
+	var p page.Page
 	if err := json.Unmarshal([]byte(r.payload), &p); err != nil {
-		o.m.failed.WithLabelValues(pg.kind, PagerReasonInvalid).Inc()
+		o.m.failed.WithLabelValues(pg.kind, page.ReasonInvalid).Inc()
 		o.m.rejected.WithLabelValues(pg.kind).Inc()
 		o.log.Error("page dropped: queued payload cannot be decoded", "page", r.key, "pager", pg.name, "err", err)
 		return false, o.finish(bctx, r.id, "rejected", ms, "decode payload: "+err.Error())
 	}
 	if !p.Resolved {
 		// Valid from the moment it actually leaves, not from when it was queued.
-		p.EndsAt = now.Add(o.plan.lifetime)
+		p.EndsAt = now.Add(o.esc.Lifetime())
 	}
 
 	sctx, scancel := context.WithTimeout(ctx, o.opts.SendTimeout)
@@ -681,10 +682,10 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 	if ctx.Err() != nil {
 		return false, nil // shutting down: the attempt does not count
 	}
-	pe, ok := errors.AsType[*PagerError](err)
+	pe, ok := errors.AsType[*page.Error](err)
 	if !ok {
 		// A Pager from elsewhere: its message is its own to keep clean.
-		pe = &PagerError{Reason: PagerReasonNetwork, msg: pagerTruncate(err.Error(), pagerMaxErrorLen)}
+		pe = page.NewError(page.ReasonNetwork, false, err.Error())
 	}
 	o.m.failed.WithLabelValues(pg.kind, pe.Reason).Inc()
 	if pe.Permanent {
@@ -693,7 +694,7 @@ func (o *Outbox) deliverRow(ctx context.Context, pg outboxPager, r outboxRow, no
 			"page", r.key, "pager", pg.name, "reason", pe.Reason, "err", pe.Error())
 		return false, o.finish(bctx, r.id, "rejected", ms, pe.Error())
 	}
-	down = pe.Reason == PagerReasonNetwork || pe.Reason == PagerReasonTimeout
+	down = pe.Reason == page.ReasonNetwork || pe.Reason == page.ReasonTimeout
 	delay := o.backoff(r.attempts+1, pe.RetryAfter)
 	next := now.Add(delay)
 	o.log.Warn("page delivery failed; will retry",
@@ -741,4 +742,11 @@ func outboxEqualJitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // retry jitter, not a secret
+}
+
+func pagerDurOr(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

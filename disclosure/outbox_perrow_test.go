@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
+	"github.com/nymwatch/nymwatch/disclosure/page/pagetest"
 )
 
 // outboxSelectiveAM is an Alertmanager that answers 503 to every alert of
@@ -75,11 +78,11 @@ func (am *outboxSelectiveAM) refusals() int {
 func TestOutboxFailingRowDoesNotBlockPager(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		am := newOutboxSelectiveAM(t, "INC-1")
-		p, err := NewAlertmanagerPager(am.srv.URL, PagerHTTPOptions{RetryMax: -1})
+		p, err := page.NewAlertmanagerPager(am.srv.URL, page.HTTPOptions{RetryMax: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{})
 		inc1 := outboxTestSubject("INC-1", outboxT0)
 		e.opened(inc1, outboxT0)
 		e.tick(outboxT0)
@@ -100,13 +103,13 @@ func TestOutboxFailingRowDoesNotBlockPager(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("security draft delivered %d times on the next pass, want 1 (INC-1 refused %d times)", len(got), am.refusals())
 		}
-		if sev := got[0]["labels"].(map[string]any)["severity"]; sev != PagerSeverityCritical {
+		if sev := got[0]["labels"].(map[string]any)["severity"]; sev != page.SeverityCritical {
 			t.Errorf("security page severity %v, want critical", sev)
 		}
 
 		// The failing end page backs off on its own: attempts spaced by the
 		// capped exponential backoff, while INC-2's re-sends keep flowing.
-		end := "INC-1/end/" + pagerFingerprint(pagerLabels(inc1, PagerSeverityWarning))
+		end := "INC-1/end/" + page.Fingerprint(page.Labels(inc1, page.SeverityWarning))
 		before := e.row(end, p.Name())
 		now := outboxT0.Add(4 * time.Second)
 		for ; now.Before(outboxT0.Add(30 * time.Minute)); now = now.Add(5 * time.Second) {
@@ -145,17 +148,17 @@ func TestOutboxFailingRowDoesNotBlockPager(t *testing.T) {
 // TestOutboxPermanentRejectionCounted: a 4xx drops the row (logged and
 // counted in nymwatch_pages_rejected_total) and never holds back others.
 func TestOutboxPermanentRejectionCounted(t *testing.T) {
-	srv := newPagerTestServer(t)
-	srv.status.Store(http.StatusBadRequest)
-	am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+	srv := pagetest.NewServer(t)
+	srv.SetStatus(http.StatusBadRequest)
+	am, err := page.NewAlertmanagerPager(srv.URL, pagerTestFastRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newOutboxTestEnv(t, []Pager{am}, OutboxOptions{})
+	e := newOutboxTestEnv(t, []page.Pager{am}, OutboxOptions{})
 	e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
 	e.opened(outboxTestSubject("INC-2", outboxT0), outboxT0)
 	e.tick(outboxT0)
-	if n := len(srv.requests()); n != 2 {
+	if n := len(srv.Requests()); n != 2 {
 		t.Errorf("%d requests, want both rows tried in one pass", n)
 	}
 	if got := e.metric("nymwatch_pages_rejected_total", "pager_kind", "alertmanager"); got != 2 {

@@ -20,21 +20,27 @@ import (
 	"github.com/nymwatch/nymwatch/internal/store"
 	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
+	"github.com/nymwatch/nymwatch/disclosure/page/pagetest"
 )
+
+// pagerTestFastRetry keeps a pager's quick retries short in tests.
+var pagerTestFastRetry = page.HTTPOptions{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
 
 // outboxTestDrafts is a DraftSource backed by a slice.
 type outboxTestDrafts struct {
 	mu       sync.Mutex
-	subjects []Subject
+	subjects []page.Subject
 }
 
-func (d *outboxTestDrafts) PendingDrafts(context.Context) ([]Subject, error) {
+func (d *outboxTestDrafts) PendingDrafts(context.Context) ([]page.Subject, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.subjects), nil
 }
 
-func (d *outboxTestDrafts) set(s ...Subject) {
+func (d *outboxTestDrafts) set(s ...page.Subject) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.subjects = s
@@ -48,18 +54,18 @@ type outboxTestEnv struct {
 	drafts *outboxTestDrafts
 	reg    *prometheus.Registry
 	log    *nwtest.Buffer
-	pagers []Pager
+	pagers []page.Pager
 	opts   OutboxOptions
 }
 
 // newOutboxTestEnv is an outbox over SQLite.
-func newOutboxTestEnv(t *testing.T, pagers []Pager, opts OutboxOptions) *outboxTestEnv {
+func newOutboxTestEnv(t *testing.T, pagers []page.Pager, opts OutboxOptions) *outboxTestEnv {
 	t.Helper()
 	return newOutboxTestEnvOn(t, sqliteBackend, pagers, opts)
 }
 
 // newOutboxTestEnvOn is an outbox over a fresh database of backend b.
-func newOutboxTestEnvOn(t *testing.T, b testBackend, pagers []Pager, opts OutboxOptions) *outboxTestEnv {
+func newOutboxTestEnvOn(t *testing.T, b testBackend, pagers []page.Pager, opts OutboxOptions) *outboxTestEnv {
 	t.Helper()
 	e := &outboxTestEnv{t: t, openDB: b.fresh(t), drafts: &outboxTestDrafts{},
 		log: &nwtest.Buffer{}, pagers: pagers, opts: opts}
@@ -90,14 +96,14 @@ func (e *outboxTestEnv) restart() {
 	e.build()
 }
 
-func (e *outboxTestEnv) opened(s Subject, now time.Time) {
+func (e *outboxTestEnv) opened(s page.Subject, now time.Time) {
 	e.t.Helper()
 	if err := e.db.Tx(e.t.Context(), func(tx *sql.Tx) error { return e.ob.Opened(e.t.Context(), tx, s, now) }); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
-func (e *outboxTestEnv) ended(s Subject, now time.Time) {
+func (e *outboxTestEnv) ended(s page.Subject, now time.Time) {
 	e.t.Helper()
 	if err := e.db.Tx(e.t.Context(), func(tx *sql.Tx) error { return e.ob.Ended(e.t.Context(), tx, s, now) }); err != nil {
 		e.t.Fatal(err)
@@ -193,12 +199,12 @@ func (e *outboxTestEnv) metric(name string, labels ...string) float64 {
 type outboxTestPager struct {
 	name string
 	mu   sync.Mutex
-	sent []Page
+	sent []page.Page
 	fail error
 }
 
 func (p *outboxTestPager) Name() string { return p.name }
-func (p *outboxTestPager) Send(_ context.Context, pg Page) error {
+func (p *outboxTestPager) Send(_ context.Context, pg page.Page) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -224,7 +230,7 @@ func (p *outboxTestPager) keys() []string {
 	return out
 }
 
-func (p *outboxTestPager) pages() []Page {
+func (p *outboxTestPager) pages() []page.Page {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.sent)
@@ -232,8 +238,8 @@ func (p *outboxTestPager) pages() []Page {
 
 var outboxT0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
-func outboxTestSubject(id string, created time.Time) Subject {
-	return Subject{
+func outboxTestSubject(id string, created time.Time) page.Subject {
+	return page.Subject{
 		IncidentID: id, Class: "operational", State: "draft",
 		Component: "entry-gateways", Architecture: "decentralized",
 		Title:     "Entry gateways unreachable",
@@ -256,7 +262,7 @@ func outboxAssertNoDuplicates(t *testing.T, keys []string) {
 func TestOutboxEnqueueIdempotent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		a, b := &outboxTestPager{name: "a"}, &outboxTestPager{name: "b"}
-		e := newOutboxTestEnvOn(t, bk, []Pager{a, b}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{a, b}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
 		// The service enqueues twice (e.g. a duplicated scheduler run), and a
 		// rolled-back transaction enqueues nothing.
@@ -301,7 +307,7 @@ func TestOutboxEnqueueIdempotent(t *testing.T) {
 			t.Errorf("delay samples = %v, want 4", got)
 		}
 		// An internal incident is never paged.
-		e.opened(Subject{IncidentID: "INC-3", Class: "internal", CreatedAt: outboxT0}, outboxT0)
+		e.opened(page.Subject{IncidentID: "INC-3", Class: "internal", CreatedAt: outboxT0}, outboxT0)
 		if got := len(e.rows()); got != 4 {
 			t.Errorf("internal incident enqueued: %d rows", got)
 		}
@@ -310,19 +316,19 @@ func TestOutboxEnqueueIdempotent(t *testing.T) {
 
 func TestOutboxDeliversToAlertmanager(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
-		srv := newPagerTestServer(t)
-		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		srv := pagetest.NewServer(t)
+		am, err := page.NewAlertmanagerPager(srv.URL, pagerTestFastRetry)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{ExternalURL: "https://nymwatch.example"})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{am}, OutboxOptions{ExternalURL: "https://nymwatch.example"})
 		s := outboxTestSubject("INC-20260310-0001", outboxT0)
 		e.opened(s, outboxT0)
 		e.drafts.set(s)
 		sendAt := outboxT0.Add(5 * time.Second)
 		e.tick(sendAt)
 
-		alerts := srv.alerts(t)
+		alerts := srv.Alerts(t)
 		if len(alerts) != 1 {
 			t.Fatalf("%d alerts, want 1", len(alerts))
 		}
@@ -366,7 +372,7 @@ func TestOutboxDeliversToAlertmanager(t *testing.T) {
 
 		// A re-send a minute later pushes endsAt forward; the alert is the same.
 		e.tick(outboxT0.Add(time.Minute))
-		alerts = srv.alerts(t)
+		alerts = srv.Alerts(t)
 		if len(alerts) != 2 || alerts[1]["endsAt"] != "2026-03-10T12:05:00.000Z" ||
 			!maps.Equal(alerts[1]["labels"].(map[string]any), wantLabels) {
 			t.Fatalf("re-send %v", alerts)
@@ -377,7 +383,7 @@ func TestOutboxDeliversToAlertmanager(t *testing.T) {
 		e.drafts.set()
 		e.ended(s, outboxT0.Add(90*time.Second))
 		e.tick(outboxT0.Add(91 * time.Second))
-		alerts = srv.alerts(t)
+		alerts = srv.Alerts(t)
 		if len(alerts) != 3 || alerts[2]["endsAt"] != "2026-03-10T12:01:30.000Z" || alerts[2]["startsAt"] != "2026-03-10T11:58:00.000Z" ||
 			!maps.Equal(alerts[2]["labels"].(map[string]any), wantLabels) {
 			t.Fatalf("end %v", alerts)
@@ -387,7 +393,7 @@ func TestOutboxDeliversToAlertmanager(t *testing.T) {
 		}
 		// Nothing more once ended.
 		e.tick(outboxT0.Add(10 * time.Minute))
-		if n := len(srv.alerts(t)); n != 3 {
+		if n := len(srv.Alerts(t)); n != 3 {
 			t.Errorf("%d posts after the end, want 3", n)
 		}
 	})
@@ -399,9 +405,9 @@ func TestOutboxDeliversToAlertmanager(t *testing.T) {
 func TestOutboxPagerDownThenUp(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		p := &outboxTestPager{name: "am"}
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
-		p.setFail(&PagerError{Reason: PagerReasonNetwork, msg: "connection refused"})
+		p.setFail(page.NewError(page.ReasonNetwork, false, "connection refused"))
 		e.opened(s, outboxT0)
 		e.drafts.set(s)
 		now := outboxT0
@@ -456,12 +462,12 @@ func TestOutboxPagerDownThenUp(t *testing.T) {
 
 func TestOutboxRestartDeliversOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
-		srv := newPagerTestServer(t)
-		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		srv := pagetest.NewServer(t)
+		am, err := page.NewAlertmanagerPager(srv.URL, pagerTestFastRetry)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{am}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
 		e.opened(s, outboxT0)
 
@@ -472,19 +478,19 @@ func TestOutboxRestartDeliversOnce(t *testing.T) {
 		e.tick(outboxT0.Add(2 * time.Second))
 		e.restart()
 		e.tick(outboxT0.Add(3 * time.Second))
-		if n := len(srv.alerts(t)); n != 1 {
+		if n := len(srv.Alerts(t)); n != 1 {
 			t.Fatalf("%d posts, want exactly 1", n)
 		}
 
 		// A failure's attempt count and schedule survive a restart too.
-		srv.status.Store(500)
+		srv.SetStatus(500)
 		e.tick(outboxT0.Add(time.Minute))
 		r := e.row("INC-1/resend/1/warning", am.Name())
 		if r.attempts != 1 || !r.next.Equal(outboxT0.Add(time.Minute+5*time.Second)) || !strings.Contains(r.lastErr, "500") {
 			t.Fatalf("after failure: %+v", r)
 		}
 		e.restart()
-		srv.status.Store(0)
+		srv.SetStatus(0)
 		e.tick(outboxT0.Add(time.Minute + 4*time.Second)) // not due yet
 		r = e.row("INC-1/resend/1/warning", am.Name())
 		if r.outcome != "" {
@@ -500,16 +506,16 @@ func TestOutboxRestartDeliversOnce(t *testing.T) {
 
 func TestOutboxAlertmanagerCluster(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
-		srvs := []*pagerTestServer{newPagerTestServer(t), newPagerTestServer(t), newPagerTestServer(t)}
+		srvs := []*pagetest.Server{pagetest.NewServer(t), pagetest.NewServer(t), pagetest.NewServer(t)}
 		var urls []string
 		for _, s := range srvs {
-			urls = append(urls, s.srv.URL)
+			urls = append(urls, s.URL)
 		}
-		pagers, err := NewAlertmanagerPagers(urls, pagerTestFastRetry)
+		pagers, err := page.NewAlertmanagerPagers(urls, pagerTestFastRetry)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srvs[1].status.Store(503) // one member down
+		srvs[1].SetStatus(503) // one member down
 		e := newOutboxTestEnvOn(t, bk, pagers, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
 		e.opened(s, outboxT0)
@@ -518,15 +524,15 @@ func TestOutboxAlertmanagerCluster(t *testing.T) {
 		// Members 0 and 2 took the page; member 1 answered 503 to the attempt
 		// and its two quick retries.
 		for i, want := range []int{1, 3, 1} {
-			if got := len(srvs[i].alerts(t)); got != want {
+			if got := len(srvs[i].Alerts(t)); got != want {
 				t.Errorf("member %d: %d posts, want %d", i, got, want)
 			}
 		}
-		srvs[1].status.Store(0)
+		srvs[1].SetStatus(0)
 		e.tick(outboxT0.Add(5 * time.Second))
 		var labels []map[string]any
 		for i, srv := range srvs {
-			as := srv.alerts(t)
+			as := srv.Alerts(t)
 			last := as[len(as)-1]
 			labels = append(labels, last["labels"].(map[string]any))
 			if i != 1 && len(as) != 1 {
@@ -551,14 +557,14 @@ func TestOutboxAlertmanagerCluster(t *testing.T) {
 
 func TestOutboxRetryAfterCapped(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
-		srv := newPagerTestServer(t)
-		srv.status.Store(http.StatusTooManyRequests)
-		srv.retryAfter.Store("3600")
-		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		srv := pagetest.NewServer(t)
+		srv.SetStatus(http.StatusTooManyRequests)
+		srv.SetRetryAfter("3600")
+		am, err := page.NewAlertmanagerPager(srv.URL, pagerTestFastRetry)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{am}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
 		e.opened(s, outboxT0)
 		e.tick(outboxT0)
@@ -571,15 +577,15 @@ func TestOutboxRetryAfterCapped(t *testing.T) {
 			t.Errorf("row %+v", r)
 		}
 		// The pager did not sit on the hour inside Send either: one request.
-		if n := len(srv.requests()); n != 1 {
+		if n := len(srv.Requests()); n != 1 {
 			t.Errorf("%d requests, want 1", n)
 		}
 		// Before the capped time nothing is attempted.
 		e.tick(outboxT0.Add(4 * time.Minute))
-		if n := len(srv.requests()); n != 1 {
+		if n := len(srv.Requests()); n != 1 {
 			t.Errorf("%d requests before the retry time", n)
 		}
-		srv.status.Store(0)
+		srv.SetStatus(0)
 		e.tick(outboxT0.Add(5 * time.Minute))
 		if r := e.row("INC-1/open", am.Name()); r.outcome != "delivered" {
 			t.Errorf("row %+v", r)
@@ -614,9 +620,9 @@ func TestOutboxBackoffSchedule(t *testing.T) {
 func TestOutboxEndedSkipsFiring(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		p := &outboxTestPager{name: "am"}
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
-		p.setFail(&PagerError{Reason: PagerReasonHTTP5xx, msg: "503"})
+		p.setFail(page.NewError(page.ReasonHTTP5xx, false, "503"))
 		e.opened(s, outboxT0)
 		e.drafts.set(s)
 		for now := outboxT0; now.Before(outboxT0.Add(20 * time.Minute)); now = now.Add(30 * time.Second) {
@@ -674,7 +680,7 @@ func TestOutboxEndedSkipsFiring(t *testing.T) {
 func TestOutboxEndedAllLabelSets(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		p := &outboxTestPager{name: "am"}
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
 		e.opened(s, outboxT0)
 		e.tick(outboxT0)
@@ -699,14 +705,14 @@ func TestOutboxEndedAllLabelSets(t *testing.T) {
 
 func TestOutboxRejectedNotRetried(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
-		srv := newPagerTestServer(t)
-		srv.status.Store(http.StatusBadRequest)
-		srv.body.Store(`{"code":400,"message":"invalid label set"}`)
-		am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+		srv := pagetest.NewServer(t)
+		srv.SetStatus(http.StatusBadRequest)
+		srv.SetBody(`{"code":400,"message":"invalid label set"}`)
+		am, err := page.NewAlertmanagerPager(srv.URL, pagerTestFastRetry)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{am}, OutboxOptions{})
 		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
 		e.tick(outboxT0)
 		e.tick(outboxT0.Add(time.Hour))
@@ -714,7 +720,7 @@ func TestOutboxRejectedNotRetried(t *testing.T) {
 		if r.outcome != "rejected" || r.attempts != 1 || !strings.Contains(r.lastErr, "invalid label set") {
 			t.Errorf("row %+v", r)
 		}
-		if n := len(srv.requests()); n != 1 {
+		if n := len(srv.Requests()); n != 1 {
 			t.Errorf("%d requests, want 1", n)
 		}
 		if got := e.metric("nymwatch_pages_failed_total", "pager_kind", "alertmanager", "reason", "http_4xx"); got != 1 {
@@ -729,8 +735,8 @@ func TestOutboxRejectedNotRetried(t *testing.T) {
 func TestOutboxExpiresLoudly(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		p := &outboxTestPager{name: "am"}
-		p.setFail(&PagerError{Reason: PagerReasonTimeout, msg: "deadline exceeded"})
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{MaxAge: time.Hour})
+		p.setFail(page.NewError(page.ReasonTimeout, false, "deadline exceeded"))
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{MaxAge: time.Hour})
 		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0) // no draft source entry: no re-sends
 		for now := outboxT0; !now.After(outboxT0.Add(time.Hour)); now = now.Add(time.Minute) {
 			e.tick(now)
@@ -770,12 +776,12 @@ func TestOutboxSecretsNeverStored(t *testing.T) {
 		}
 		down := ln.Addr().String()
 		ln.Close()
-		srv := newPagerTestServer(t)
-		srv.status.Store(500)
-		srv.body.Store("upstream said token=" + secret)
-		var pagers []Pager
-		for _, u := range []string{"http://" + down + "/?token=" + secret, srv.srv.URL + "/?token=" + secret} {
-			p, err := NewAlertmanagerPager(u, pagerTestFastRetry)
+		srv := pagetest.NewServer(t)
+		srv.SetStatus(500)
+		srv.SetBody("upstream said token=" + secret)
+		var pagers []page.Pager
+		for _, u := range []string{"http://" + down + "/?token=" + secret, srv.URL + "/?token=" + secret} {
+			p, err := page.NewAlertmanagerPager(u, pagerTestFastRetry)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -810,7 +816,7 @@ func TestOutboxOverlappingTicks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		entered, release := make(chan struct{}), make(chan struct{})
 		bp := &outboxBlockingPager{entered: entered, release: release}
-		e := newOutboxTestEnvOn(t, bk, []Pager{bp}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{bp}, OutboxOptions{})
 		e.opened(outboxTestSubject("INC-1", outboxT0), outboxT0)
 		done := make(chan error, 1)
 		go func() { done <- e.ob.Tick(t.Context(), outboxT0) }()
@@ -835,7 +841,7 @@ type outboxBlockingPager struct {
 }
 
 func (b *outboxBlockingPager) Name() string { return "blocking" }
-func (b *outboxBlockingPager) Send(ctx context.Context, _ Page) error {
+func (b *outboxBlockingPager) Send(ctx context.Context, _ page.Page) error {
 	b.mu.Lock()
 	b.n++
 	first := b.n == 1
@@ -858,7 +864,7 @@ func (b *outboxBlockingPager) calls() int {
 func TestOutboxTickSchedule(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		p := &outboxTestPager{name: "am"}
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{ResendInterval: 5 * time.Minute,
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{ResendInterval: 5 * time.Minute,
 			EscalationDelays: []time.Duration{15 * time.Minute, 30 * time.Minute}, DayEndWarning: time.Hour})
 		created := time.Date(2026, 3, 10, 22, 40, 0, 0, time.UTC)
 		s := outboxTestSubject("INC-9", created)
@@ -902,11 +908,11 @@ func TestOutboxTickSchedule(t *testing.T) {
 
 func TestOutboxMetricsLint(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
-		am, err := NewAlertmanagerPager("http://127.0.0.1:9093", PagerHTTPOptions{})
+		am, err := page.NewAlertmanagerPager("http://127.0.0.1:9093", page.HTTPOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newOutboxTestEnvOn(t, bk, []Pager{am}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{am}, OutboxOptions{})
 		problems, err := testutil.GatherAndLint(e.reg)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // The same-day deadline of policy section III is met by publication, not
@@ -32,7 +34,7 @@ const publicationReminderRound = -1
 // unpublishedIncident is a confirmed (or resolved) disclosable incident not
 // yet published.
 type unpublishedIncident struct {
-	Subject
+	page.Subject
 	ConfirmedAt time.Time
 }
 
@@ -72,7 +74,7 @@ func (s *Store) unpublished(ctx context.Context, now time.Time) ([]unpublishedIn
 }
 
 // publicationDeadline is the end of the UTC day the incident was detected.
-func publicationDeadline(s Subject) time.Time {
+func publicationDeadline(s page.Subject) time.Time {
 	basis := s.DetectedAt
 	if basis.IsZero() {
 		basis = s.CreatedAt
@@ -81,7 +83,7 @@ func publicationDeadline(s Subject) time.Time {
 }
 
 // publicationReminders are the reminder pages due at now.
-func (o *Outbox) publicationReminders(ctx context.Context, ds DraftSource, now time.Time) ([]Page, error) {
+func (o *Outbox) publicationReminders(ctx context.Context, ds DraftSource, now time.Time) ([]page.Page, error) {
 	src, ok := ds.(unpublishedSource)
 	if !ok {
 		return nil, nil
@@ -91,14 +93,14 @@ func (o *Outbox) publicationReminders(ctx context.Context, ds DraftSource, now t
 		return nil, err
 	}
 	now = now.UTC()
-	var pages []Page
+	var pages []page.Page
 	for _, u := range list {
 		if outboxCheckSubject(u.Subject) != nil || u.Class == "internal" || u.ConfirmedAt.IsZero() {
 			continue
 		}
 		deadline := publicationDeadline(u.Subject)
 		due := u.ConfirmedAt.Add(PublicationReminderDelay)
-		if w := deadline.Add(-o.plan.dayEnd); w.Before(due) {
+		if w := deadline.Add(-o.esc.DayEnd); w.Before(due) {
 			due = w
 		}
 		if now.Before(due) || !now.Before(deadline) {
@@ -109,12 +111,12 @@ func (o *Outbox) publicationReminders(ctx context.Context, ds DraftSource, now t
 	return pages, nil
 }
 
-func (o *Outbox) publicationReminder(s Subject, deadline, now time.Time) Page {
-	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
+func (o *Outbox) publicationReminder(s page.Subject, deadline, now time.Time) page.Page {
+	incidentURL := o.esc.IncidentURL(s.IncidentID)
 	labels := map[string]string{
 		"alertname":   PagerPublicationAlertName,
 		"incident_id": s.IncidentID,
-		"severity":    PagerSeverityInfo,
+		"severity":    page.SeverityInfo,
 	}
 	if s.Class != "" {
 		labels["class"] = s.Class
@@ -122,7 +124,7 @@ func (o *Outbox) publicationReminder(s Subject, deadline, now time.Time) Page {
 	desc := fmt.Sprintf("Incident %s was confirmed for public disclosure but is not published yet. "+
 		"Policy section III: disclose the same UTC day; the day ends at %s, in %s. Publish it (POST /api/v1/incidents/%s/publish, "+
 		"`nymwatch incidents publish %s`, or the console).",
-		s.IncidentID, pagerFormatTime(deadline), deadline.Sub(now).Truncate(time.Minute), s.IncidentID, s.IncidentID)
+		s.IncidentID, page.FormatTime(deadline), deadline.Sub(now).Truncate(time.Minute), s.IncidentID, s.IncidentID)
 	annot := map[string]string{
 		"summary":     "Confirmed incident not published yet: " + s.Title,
 		"description": desc,
@@ -131,13 +133,13 @@ func (o *Outbox) publicationReminder(s Subject, deadline, now time.Time) Page {
 		annot["incident_url"] = incidentURL
 		annot["description"] += " " + incidentURL
 	}
-	return Page{
+	return page.Page{
 		Key:        s.IncidentID + "/publication-reminder",
 		IncidentID: s.IncidentID,
 		Labels:     labels,
 		Annot:      annot,
 		StartsAt:   now,
-		EndsAt:     now.Add(o.plan.lifetime),
+		EndsAt:     now.Add(o.esc.Lifetime()),
 		CreatedAt:  now,
 		Round:      publicationReminderRound,
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/detector"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 var incOperator = Actor{Name: "operator:alice", RemoteAddr: "192.0.2.1:5000"}
@@ -284,8 +286,8 @@ func TestPublicationCLI(t *testing.T) {
 // gentle reminder pages (info, its own alertname) while unpublished and
 // before the deadline; never a ladder, never after publication.
 func TestPublicationReminder(t *testing.T) {
-	remindersOf := func(e *secEnv, id string) []Page {
-		var out []Page
+	remindersOf := func(e *secEnv, id string) []page.Page {
+		var out []page.Page
 		for _, p := range e.pagesOf(id, 0) {
 			if p.Labels["alertname"] == PagerPublicationAlertName {
 				out = append(out, p)
@@ -311,12 +313,12 @@ func TestPublicationReminder(t *testing.T) {
 		if len(r) != 1 {
 			t.Fatalf("want exactly one reminder, got %d: %+v", len(r), r)
 		}
-		if r[0].Labels["severity"] != PagerSeverityInfo || r[0].Resolved || !strings.Contains(r[0].Annot["description"], "not published") {
+		if r[0].Labels["severity"] != page.SeverityInfo || r[0].Resolved || !strings.Contains(r[0].Annot["description"], "not published") {
 			t.Errorf("reminder = %+v", r[0])
 		}
 		// No draft escalation after the confirmation.
 		for _, p := range e.pagesOf(id, 0) {
-			if p.Labels["alertname"] == PagerAlertName && !p.Resolved && p.CreatedAt.After(incAt(5*time.Minute)) {
+			if p.Labels["alertname"] == page.AlertName && !p.Resolved && p.CreatedAt.After(incAt(5*time.Minute)) {
 				t.Errorf("draft page after confirmation: %s", p.Key)
 			}
 		}

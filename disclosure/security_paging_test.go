@@ -11,6 +11,8 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/testutil"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // secEnv is a service paging through a real outbox to a test pager, and
@@ -26,7 +28,7 @@ func newSecEnv(t *testing.T, b testBackend) *secEnv {
 	e := &incEnv{openDB: b.fresh(t), pages: &incFakePages{}, clock: testutil.NewClock(incT0)}
 	e.db = e.openDB(t)
 	p := &outboxTestPager{name: "am"}
-	ob, err := NewOutbox(e.db, []Pager{p}, nil, OutboxOptions{}, nil, nil)
+	ob, err := NewOutbox(e.db, []page.Pager{p}, nil, OutboxOptions{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +55,8 @@ func (e *secEnv) tick(t *testing.T, now time.Time) {
 }
 
 // pagesOf are the pages delivered for incident id since index from.
-func (e *secEnv) pagesOf(id string, from int) []Page {
-	var out []Page
+func (e *secEnv) pagesOf(id string, from int) []page.Page {
+	var out []page.Page
 	for _, p := range e.pager.pages()[from:] {
 		if p.IncidentID == id {
 			out = append(out, p)
@@ -110,8 +112,8 @@ func (e *secEnv) unackSince(t *testing.T, id string) any {
 	return v
 }
 
-func secHasKey(pages []Page, suffix string) bool {
-	return slices.ContainsFunc(pages, func(p Page) bool { return strings.HasSuffix(p.Key, suffix) })
+func secHasKey(pages []page.Page, suffix string) bool {
+	return slices.ContainsFunc(pages, func(p page.Page) bool { return strings.HasSuffix(p.Key, suffix) })
 }
 
 // TestSecurityAlwaysPages (issue 10.1): an anomaly of an incident that turns
@@ -194,7 +196,7 @@ func testSecurityAlwaysPages(t *testing.T, b testBackend, via string, start Stat
 	// Paged at critical on the next pass.
 	e.tick(t, at)
 	pages := e.pagesOf(id, before)
-	crit := slices.IndexFunc(pages, func(p Page) bool { return !p.Resolved && p.Labels["severity"] == PagerSeverityCritical })
+	crit := slices.IndexFunc(pages, func(p page.Page) bool { return !p.Resolved && p.Labels["severity"] == page.SeverityCritical })
 	if crit < 0 {
 		t.Fatalf("no critical page after turning security from %s: %+v", start, pages)
 	}
@@ -206,8 +208,8 @@ func testSecurityAlwaysPages(t *testing.T, b testBackend, via string, start Stat
 	}
 	// It keeps firing (re-sent) while nobody acts.
 	e.tick(t, at.Add(time.Minute))
-	if !slices.ContainsFunc(e.pagesOf(id, before), func(p Page) bool {
-		return strings.Contains(p.Key, "/resend/") && p.Labels["severity"] == PagerSeverityCritical
+	if !slices.ContainsFunc(e.pagesOf(id, before), func(p page.Page) bool {
+		return strings.Contains(p.Key, "/resend/") && p.Labels["severity"] == page.SeverityCritical
 	}) {
 		t.Errorf("security page not re-sent: %v", e.pager.keys()[before:])
 	}
@@ -234,7 +236,7 @@ func testSecurityAlwaysPages(t *testing.T, b testBackend, via string, start Stat
 	}
 	mark := len(e.pager.pages())
 	e.tick(t, at.Add(2*time.Minute))
-	if !slices.ContainsFunc(e.pagesOf(id, mark), func(p Page) bool { return p.Resolved && p.Labels["severity"] == PagerSeverityCritical }) {
+	if !slices.ContainsFunc(e.pagesOf(id, mark), func(p page.Page) bool { return p.Resolved && p.Labels["severity"] == page.SeverityCritical }) {
 		t.Errorf("security page not ended after the human acted: %v", e.pager.keys()[mark:])
 	}
 	mark = len(e.pager.pages())
@@ -288,7 +290,7 @@ func TestEscalationCountsFromDetectedAt(t *testing.T) {
 	}
 	e.tick(t, promoted.Add(time.Second))
 	pages := e.pager.pages()
-	if len(pages) != 1 || !strings.HasSuffix(pages[0].Key, "/open") || pages[0].Labels["severity"] != PagerSeverityWarning {
+	if len(pages) != 1 || !strings.HasSuffix(pages[0].Key, "/open") || pages[0].Labels["severity"] != page.SeverityWarning {
 		t.Fatalf("first pages %v, want one warning open page", e.pager.keys())
 	}
 	d := pages[0].Annot["description"]
@@ -313,16 +315,16 @@ func TestEscalationCountsFromDetectedAt(t *testing.T) {
 func TestOutboxLaterRoundSupersedesStaleEnd(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk testBackend) {
 		p := &outboxTestPager{name: "am"}
-		e := newOutboxTestEnvOn(t, bk, []Pager{p}, OutboxOptions{})
+		e := newOutboxTestEnvOn(t, bk, []page.Pager{p}, OutboxOptions{})
 		s := outboxTestSubject("INC-1", outboxT0)
 		s.Class = "security"
 		e.opened(s, outboxT0)
 		e.tick(outboxT0)
-		p.setFail(&PagerError{Reason: PagerReasonHTTP5xx, msg: "503"})
+		p.setFail(page.NewError(page.ReasonHTTP5xx, false, "503"))
 		s.State = "dismissed"
 		e.ended(s, outboxT0.Add(time.Second))
 		e.tick(outboxT0.Add(time.Second))
-		end := "INC-1/end/" + pagerFingerprint(pagerLabels(s, PagerSeverityCritical))
+		end := "INC-1/end/" + page.Fingerprint(page.Labels(s, page.SeverityCritical))
 		if r := e.row(end, "am"); r.outcome != "" || r.attempts != 1 {
 			t.Fatalf("end row %+v, want pending after one failure", r)
 		}
@@ -341,7 +343,7 @@ func TestOutboxLaterRoundSupersedesStaleEnd(t *testing.T) {
 				t.Errorf("stale end page delivered after the new round fired: %s", pg.Key)
 			}
 		}
-		if !slices.ContainsFunc(p.pages(), func(pg Page) bool { return strings.HasPrefix(pg.Key, "INC-1/r1/") && !pg.Resolved }) {
+		if !slices.ContainsFunc(p.pages(), func(pg page.Page) bool { return strings.HasPrefix(pg.Key, "INC-1/r1/") && !pg.Resolved }) {
 			t.Errorf("round 1 not paged: %v", p.keys())
 		}
 	})

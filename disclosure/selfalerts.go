@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/nymwatch/nymwatch/detector"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // Alert names of nymwatch's operational alerts about itself. They are not
@@ -51,7 +53,7 @@ func (v VantageStatus) Blind() bool {
 type SelfAlertsOptions struct {
 	// Pagers are the Alertmanager pagers (one per cluster member); other
 	// kinds of pager are ignored.
-	Pagers []Pager
+	Pagers []page.Pager
 	// Instance identifies this nymwatch in the alerts' instance label (the
 	// cluster name of this vantage point, or the host name).
 	Instance string
@@ -69,7 +71,7 @@ type SelfAlertsOptions struct {
 // SelfAlerts keeps nymwatch's alerts about itself in every Alertmanager:
 // the watchdog, and the monitoring-blind warning in cluster mode.
 type SelfAlerts struct {
-	pagers   []Pager
+	pagers   []page.Pager
 	instance string
 	watchdog bool
 	resend   time.Duration
@@ -94,7 +96,7 @@ func NewSelfAlerts(opts SelfAlertsOptions) *SelfAlerts {
 	s := &SelfAlerts{
 		instance: opts.Instance,
 		watchdog: opts.Watchdog,
-		resend:   pagerDurOr(opts.ResendInterval, DefaultPagerResendInterval),
+		resend:   pagerDurOr(opts.ResendInterval, page.DefaultResendInterval),
 		timeout:  pagerDurOr(opts.SendTimeout, 10*time.Second),
 		log:      opts.Logger,
 		lastSent: map[string]time.Time{},
@@ -104,7 +106,7 @@ func NewSelfAlerts(opts SelfAlertsOptions) *SelfAlerts {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	for _, p := range opts.Pagers {
-		if p != nil && pagerKindOf(p) == "alertmanager" {
+		if p != nil && page.KindOf(p) == "alertmanager" {
 			s.pagers = append(s.pagers, p)
 		}
 	}
@@ -180,7 +182,7 @@ func (s *SelfAlerts) Tick(ctx context.Context, now time.Time, v VantageStatus) e
 		if ok && now.Sub(last) < s.resend && !changed {
 			continue
 		}
-		var pages []Page
+		var pages []page.Page
 		if s.watchdog {
 			pages = append(pages, s.watchdogPage(now))
 		}
@@ -201,7 +203,7 @@ func (s *SelfAlerts) Tick(ctx context.Context, now time.Time, v VantageStatus) e
 	return errors.Join(errs...)
 }
 
-func (s *SelfAlerts) send(ctx context.Context, p Pager, pg Page) error {
+func (s *SelfAlerts) send(ctx context.Context, p page.Pager, pg page.Page) error {
 	sctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	alert := pg.Labels["alertname"]
@@ -222,8 +224,8 @@ func (s *SelfAlerts) labels(alertname, severity string) map[string]string {
 	return l
 }
 
-func (s *SelfAlerts) watchdogPage(now time.Time) Page {
-	return Page{
+func (s *SelfAlerts) watchdogPage(now time.Time) page.Page {
+	return page.Page{
 		Key:    "self/watchdog",
 		Labels: s.labels(WatchdogAlertName, "none"),
 		Annot: map[string]string{
@@ -232,21 +234,21 @@ func (s *SelfAlerts) watchdogPage(now time.Time) Page {
 				". Route it to a dead-man's-switch service: its silence means nymwatch, or its path to Alertmanager, is down, and nothing it watches would be paged.",
 		},
 		StartsAt:  s.started,
-		EndsAt:    now.Add(pagerLifetimeResends * s.resend),
+		EndsAt:    now.Add(page.LifetimeResends * s.resend),
 		CreatedAt: now,
 	}
 }
 
-func (s *SelfAlerts) blindPage(now, since time.Time, msg string, ended bool) Page {
-	pg := Page{
+func (s *SelfAlerts) blindPage(now, since time.Time, msg string, ended bool) page.Page {
+	pg := page.Page{
 		Key:    "self/blind",
-		Labels: s.labels(BlindAlertName, PagerSeverityWarning),
+		Labels: s.labels(BlindAlertName, page.SeverityWarning),
 		Annot: map[string]string{
 			"summary":     "nymwatch " + msg,
 			"description": msg + ". No target can reach the quorum: failures are recorded as unconfirmed and nothing is paged for disclosure until enough vantage points report again. Check the other vantage points (nymwatch_cluster_* metrics, the log) and the network between them.",
 		},
 		StartsAt:  since,
-		EndsAt:    now.Add(pagerLifetimeResends * s.resend),
+		EndsAt:    now.Add(page.LifetimeResends * s.resend),
 		CreatedAt: now,
 	}
 	if ended {

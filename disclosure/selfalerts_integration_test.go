@@ -3,6 +3,8 @@ package disclosure
 import (
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // TestAlertmanagerIntegrationSelfAlerts: the real Alertmanager takes the
@@ -10,11 +12,11 @@ import (
 // while blind and resolved when the quorum is back.
 func TestAlertmanagerIntegrationSelfAlerts(t *testing.T) {
 	base := startAlertmanager(t)
-	am, err := NewAlertmanagerPager(base, PagerHTTPOptions{RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 100 * time.Millisecond})
+	am, err := page.NewAlertmanagerPager(base, page.HTTPOptions{RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewSelfAlerts(SelfAlertsOptions{Pagers: []Pager{am}, Instance: "vp-a", Watchdog: true})
+	s := NewSelfAlerts(SelfAlertsOptions{Pagers: []page.Pager{am}, Instance: "vp-a", Watchdog: true})
 	now := time.Now().UTC()
 	blind := VantageStatus{Enabled: true, Reporting: 1, Total: 3, Quorum: 2}
 	if err := s.Tick(t.Context(), now, blind); err != nil {
@@ -27,7 +29,7 @@ func TestAlertmanagerIntegrationSelfAlerts(t *testing.T) {
 		t.Errorf("watchdog labels %v", as[0].Labels)
 	}
 	alertmanagerIntegrationWait(t, base, "alertname", BlindAlertName, "blind alert active", func(as []alertmanagerIntegrationAlert) bool {
-		return len(as) == 1 && as[0].Status.State == "active" && as[0].Labels["severity"] == PagerSeverityWarning
+		return len(as) == 1 && as[0].Status.State == "active" && as[0].Labels["severity"] == page.SeverityWarning
 	})
 
 	ok := VantageStatus{Enabled: true, Reporting: 2, Total: 3, Quorum: 2}

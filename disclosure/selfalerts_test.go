@@ -10,28 +10,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nymwatch/nymwatch/detector"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
+	"github.com/nymwatch/nymwatch/disclosure/page/pagetest"
 )
 
-func newSelfAlertsTest(t *testing.T, watchdog bool) (*SelfAlerts, *pagerTestServer, *prometheus.Registry) {
+func newSelfAlertsTest(t *testing.T, watchdog bool) (*SelfAlerts, *pagetest.Server, *prometheus.Registry) {
 	t.Helper()
-	srv := newPagerTestServer(t)
-	am, err := NewAlertmanagerPager(srv.srv.URL, pagerTestFastRetry)
+	srv := pagetest.NewServer(t)
+	am, err := page.NewAlertmanagerPager(srv.URL, pagerTestFastRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	wh, err := NewWebhookPager(srv.srv.URL+"/hook", nil, pagerTestFastRetry)
+	wh, err := page.NewWebhookPager(srv.URL+"/hook", nil, pagerTestFastRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewSelfAlerts(SelfAlertsOptions{Pagers: []Pager{am, wh}, Instance: "vp-a", Watchdog: watchdog, Registerer: reg})
+	s := NewSelfAlerts(SelfAlertsOptions{Pagers: []page.Pager{am, wh}, Instance: "vp-a", Watchdog: watchdog, Registerer: reg})
 	return s, srv, reg
 }
 
-func selfAlertsByName(t *testing.T, srv *pagerTestServer, name string) []map[string]any {
+func selfAlertsByName(t *testing.T, srv *pagetest.Server, name string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, a := range srv.alerts(t) {
+	for _, a := range srv.Alerts(t) {
 		if a["labels"].(map[string]any)["alertname"] == name {
 			out = append(out, a)
 		}
@@ -59,10 +62,10 @@ func TestSelfAlertsWatchdog(t *testing.T) {
 	if l["severity"] != "none" || l["instance"] != "vp-a" {
 		t.Errorf("labels %v", l)
 	}
-	if got[2]["endsAt"] != pagerFormatTime(t0.Add(2*time.Minute+4*time.Minute)) || got[2]["startsAt"] != pagerFormatTime(t0) {
+	if got[2]["endsAt"] != page.FormatTime(t0.Add(2*time.Minute+4*time.Minute)) || got[2]["startsAt"] != page.FormatTime(t0) {
 		t.Errorf("re-sent watchdog: startsAt %v endsAt %v", got[2]["startsAt"], got[2]["endsAt"])
 	}
-	for _, r := range srv.requests() {
+	for _, r := range srv.Requests() {
 		if strings.HasSuffix(r.Path, "/hook") {
 			t.Errorf("self alert sent to the webhook pager")
 		}
@@ -82,7 +85,7 @@ func TestSelfAlertsWatchdog(t *testing.T) {
 	if err := off.Tick(t.Context(), t0, single); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(srv2.requests()); n != 0 {
+	if n := len(srv2.Requests()); n != 0 {
 		t.Errorf("watchdog off: %d posts", n)
 	}
 }
@@ -112,7 +115,7 @@ func TestSelfAlertsMonitoringBlind(t *testing.T) {
 	// Just started: the peers' views are not in yet (warming), no page.
 	step(t0, false)
 	step(t0.Add(30*time.Second), false)
-	if n := len(srv.requests()); n != 0 {
+	if n := len(srv.Requests()); n != 0 {
 		t.Fatalf("paged blind while warming: %d posts", n)
 	}
 	// Past the stale window, only this vantage point reports.
@@ -124,7 +127,7 @@ func TestSelfAlertsMonitoringBlind(t *testing.T) {
 	}
 	l := got[0]["labels"].(map[string]any)
 	desc := got[0]["annotations"].(map[string]any)["description"].(string)
-	if l["severity"] != PagerSeverityWarning || l["instance"] != "vp-a" || l["incident_id"] != nil ||
+	if l["severity"] != page.SeverityWarning || l["instance"] != "vp-a" || l["incident_id"] != nil ||
 		!strings.Contains(desc, "monitoring blind: only 1 of 3 vantage points reporting, quorum 2") {
 		t.Errorf("blind page labels %v description %q", l, desc)
 	}
@@ -139,7 +142,7 @@ func TestSelfAlertsMonitoringBlind(t *testing.T) {
 	step(back, true)
 	got = selfAlertsByName(t, srv, BlindAlertName)
 	last := got[len(got)-1]
-	if last["endsAt"] != pagerFormatTime(back) {
+	if last["endsAt"] != page.FormatTime(back) {
 		t.Errorf("blind page not ended when the quorum came back: %v", last)
 	}
 	if !strings.Contains(last["annotations"].(map[string]any)["summary"].(string), "no longer blind") {
@@ -162,16 +165,16 @@ func TestSelfAlertsEndRetried(t *testing.T) {
 	if err := s.Tick(t.Context(), outboxT0, blind); err != nil {
 		t.Fatal(err)
 	}
-	srv.status.Store(503)
+	srv.SetStatus(503)
 	if err := s.Tick(t.Context(), outboxT0.Add(time.Second), ok); err == nil {
 		t.Fatal("want the failed end reported")
 	}
-	srv.status.Store(0)
+	srv.SetStatus(0)
 	if err := s.Tick(t.Context(), outboxT0.Add(2*time.Second), ok); err != nil {
 		t.Fatal(err)
 	}
 	got := selfAlertsByName(t, srv, BlindAlertName)
-	if last := got[len(got)-1]; last["endsAt"] != pagerFormatTime(outboxT0.Add(2*time.Second)) {
+	if last := got[len(got)-1]; last["endsAt"] != page.FormatTime(outboxT0.Add(2*time.Second)) {
 		t.Errorf("end not retried: %v", last)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // DefaultGroupingWindow is how close two anomalies' first_seen must be for
@@ -123,14 +125,14 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Incident, error) {
 }
 
 // PendingDrafts implements DraftSource.
-func (s *Service) PendingDrafts(ctx context.Context) ([]Subject, error) {
+func (s *Service) PendingDrafts(ctx context.Context) ([]page.Subject, error) {
 	return s.store.PendingDrafts(ctx)
 }
 
 type noPages struct{}
 
-func (noPages) Opened(context.Context, *sql.Tx, Subject, time.Time) error { return nil }
-func (noPages) Ended(context.Context, *sql.Tx, Subject, time.Time) error  { return nil }
+func (noPages) Opened(context.Context, *sql.Tx, page.Subject, time.Time) error { return nil }
+func (noPages) Ended(context.Context, *sql.Tx, page.Subject, time.Time) error  { return nil }
 
 // ApplyAnomaly records one emission of an anomaly. It is idempotent: the
 // detector re-emits whole anomalies and a scheduler may run twice, and the

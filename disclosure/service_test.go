@@ -18,6 +18,8 @@ import (
 	"github.com/nymwatch/nymwatch/internal/store"
 	"github.com/nymwatch/nymwatch/internal/testutil"
 	"github.com/nymwatch/nymwatch/internal/unixms"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // incT0 has milliseconds on purpose: they must survive every round trip.
@@ -36,11 +38,11 @@ type incFakePages struct {
 
 type incPageCall struct {
 	Kind string
-	S    Subject
+	S    page.Subject
 	Now  time.Time
 }
 
-func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s Subject, now time.Time) error {
+func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s page.Subject, now time.Time) error {
 	if tx == nil {
 		return errors.New("fake pages: nil tx")
 	}
@@ -64,19 +66,19 @@ func (f *incFakePages) record(ctx context.Context, tx *sql.Tx, kind string, s Su
 	return nil
 }
 
-func (f *incFakePages) Opened(ctx context.Context, tx *sql.Tx, s Subject, now time.Time) error {
+func (f *incFakePages) Opened(ctx context.Context, tx *sql.Tx, s page.Subject, now time.Time) error {
 	return f.record(ctx, tx, "opened", s, now)
 }
 
-func (f *incFakePages) Ended(ctx context.Context, tx *sql.Tx, s Subject, now time.Time) error {
+func (f *incFakePages) Ended(ctx context.Context, tx *sql.Tx, s page.Subject, now time.Time) error {
 	return f.record(ctx, tx, "ended", s, now)
 }
 
 // kinds returns the subjects of the recorded calls of one kind.
-func (f *incFakePages) kinds(kind string) []Subject {
+func (f *incFakePages) kinds(kind string) []page.Subject {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []Subject
+	var out []page.Subject
 	for _, c := range f.calls {
 		if c.Kind == kind {
 			out = append(out, c.S)

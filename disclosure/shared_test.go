@@ -15,6 +15,8 @@ import (
 
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/internal/store"
+
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // Tests of several nymwatch instances sharing incident state in one
@@ -37,7 +39,7 @@ func newSharedInstance(t *testing.T, name string, open func(t *testing.T) *store
 	var err error
 	// Same pager configuration on every instance: pager names are the
 	// outbox rows' identity.
-	in.ob, err = NewOutbox(in.db, []Pager{in.pager}, nil, OutboxOptions{}, in.reg, slog.New(slog.DiscardHandler))
+	in.ob, err = NewOutbox(in.db, []page.Pager{in.pager}, nil, OutboxOptions{}, in.reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +269,7 @@ func TestSharedOutboxOneDrainer(t *testing.T) {
 	a, b := newSharedInstance(t, "a", open), newSharedInstance(t, "b", open)
 	ctx := t.Context()
 	const incidents = 20
-	subjects := make([]Subject, incidents)
+	subjects := make([]page.Subject, incidents)
 	for i := range incidents {
 		subjects[i] = outboxTestSubject(fmt.Sprintf("INC-%d", i), outboxT0)
 		in := []*sharedInstance{a, b}[i%2] // both instances enqueue
@@ -311,7 +313,7 @@ func TestSharedOutboxOneDrainer(t *testing.T) {
 	// The leader's receiver goes down; the standby ends an incident (as a
 	// human's confirm there would), queueing an end page; the leader's
 	// attempt to deliver it fails.
-	leader.pager.setFail(&PagerError{Reason: PagerReasonNetwork, msg: "connection refused"})
+	leader.pager.setFail(page.NewError(page.ReasonNetwork, false, "connection refused"))
 	s := subjects[0]
 	if err := standby.db.Tx(ctx, func(tx *sql.Tx) error { return standby.ob.Ended(ctx, tx, s, outboxT0.Add(time.Minute)) }); err != nil {
 		t.Fatal(err)
@@ -339,7 +341,7 @@ func TestSharedOutboxOneDrainer(t *testing.T) {
 	if standby.leader(t) != 1 {
 		t.Fatal("the standby did not take the outbox over")
 	}
-	ended := slices.DeleteFunc(standby.pager.pages(), func(p Page) bool { return !p.Resolved })
+	ended := slices.DeleteFunc(standby.pager.pages(), func(p page.Page) bool { return !p.Resolved })
 	if len(ended) != 1 || ended[0].IncidentID != s.IncidentID {
 		t.Fatalf("standby delivered end pages %+v, want the one the dead leader failed to send", ended)
 	}

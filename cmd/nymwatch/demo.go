@@ -18,7 +18,7 @@ import (
 	promconfig "github.com/prometheus/common/config"
 
 	"github.com/nymwatch/nymwatch/config"
-	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/disclosure/page"
 	"github.com/nymwatch/nymwatch/internal/daemon"
 	"github.com/nymwatch/nymwatch/internal/simnet"
 )
@@ -122,7 +122,7 @@ Try, in another terminal:
 		Registry:    prometheus.NewRegistry(),
 		Reload:      hup,
 		Getenv:      os.Getenv,
-		ExtraPagers: []disclosure.Pager{&consolePager{w: out}},
+		ExtraPagers: []page.Pager{&consolePager{w: out}},
 		Started:     started,
 	})
 	if err != nil {
@@ -197,7 +197,7 @@ type consolePager struct{ w io.Writer }
 
 func (p *consolePager) Name() string { return "console" }
 
-func (p *consolePager) Send(_ context.Context, pg disclosure.Page) error {
+func (p *consolePager) Send(_ context.Context, pg page.Page) error {
 	if pg.Resolved {
 		fmt.Fprintf(p.w, "PAGE ENDED  %s: a human acted on it\n", pg.IncidentID)
 		return nil

@@ -27,6 +27,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/disclosure/page"
 	"github.com/nymwatch/nymwatch/internal/alertwebhook"
 	"github.com/nymwatch/nymwatch/internal/authn"
 	"github.com/nymwatch/nymwatch/internal/cluster"
@@ -73,7 +74,7 @@ type Options struct {
 	Listener net.Listener
 	// ExtraPagers are added to the configured ones (the demo's console
 	// pager).
-	ExtraPagers []disclosure.Pager
+	ExtraPagers []page.Pager
 	// Started is called once the HTTP server is up and the pipeline runs,
 	// with the address served.
 	Started func(addr net.Addr)

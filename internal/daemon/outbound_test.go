@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/config"
-	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/disclosure/page"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -144,7 +144,7 @@ func TestAlertmanagerPagerMTLS(t *testing.T) {
 		got.Store(r.Method + " " + r.URL.Path + " from " + clientCN(r))
 		w.WriteHeader(http.StatusOK)
 	}))
-	page := disclosure.Page{Key: "i/page/1", IncidentID: "i", Labels: map[string]string{"alertname": "NymwatchIncident"},
+	pg := page.Page{Key: "i/page/1", IncidentID: "i", Labels: map[string]string{"alertname": "NymwatchIncident"},
 		StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}
 
 	cfg := pki.parse(t, "pagers:\n  alertmanager:\n    url: "+am.URL+"\n    http_config:"+mTLSBlock+"\n")
@@ -152,7 +152,7 @@ func TestAlertmanagerPagerMTLS(t *testing.T) {
 	if err != nil || len(pagers) != 1 {
 		t.Fatalf("buildPagers: %v, %d pagers", err, len(pagers))
 	}
-	if err := pagers[0].Send(t.Context(), page); err != nil {
+	if err := pagers[0].Send(t.Context(), pg); err != nil {
 		t.Fatalf("Send with a client certificate: %v", err)
 	}
 	if s, _ := got.Load().(string); s != "POST /api/v2/alerts from nymwatch" {
@@ -165,7 +165,7 @@ func TestAlertmanagerPagerMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pagers[0].Send(t.Context(), page); err == nil {
+	if err := pagers[0].Send(t.Context(), pg); err == nil {
 		t.Error("Send without http_config succeeded against an mTLS Alertmanager with a private CA")
 	}
 	if s, _ := got.Load().(string); s != "" {
@@ -281,13 +281,13 @@ func TestWebhookPagerCredentialsFile(t *testing.T) {
 	if err != nil || len(pagers) != 1 {
 		t.Fatalf("buildPagers: %v, %d pagers", err, len(pagers))
 	}
-	page := disclosure.Page{Key: "i/page/1", IncidentID: "i", Labels: map[string]string{"alertname": "NymwatchIncident"},
+	pg := page.Page{Key: "i/page/1", IncidentID: "i", Labels: map[string]string{"alertname": "NymwatchIncident"},
 		StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}
 	for _, tok := range []string{"first-token-0123456789", "second-token-0123456789"} {
 		if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := pagers[0].Send(t.Context(), page); err != nil {
+		if err := pagers[0].Send(t.Context(), pg); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 		if got, _ := auth.Load().(string); got != "Bearer "+tok {

@@ -12,11 +12,12 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // newSelfAlerts builds the watchdog / monitoring-blind sender over the
 // configured Alertmanager pagers (the others are ignored by it).
-func newSelfAlerts(cfg *config.Config, pagers []disclosure.Pager, reg prometheus.Registerer, log *slog.Logger) *disclosure.SelfAlerts {
+func newSelfAlerts(cfg *config.Config, pagers []page.Pager, reg prometheus.Registerer, log *slog.Logger) *disclosure.SelfAlerts {
 	return disclosure.NewSelfAlerts(disclosure.SelfAlertsOptions{
 		Pagers:         pagers,
 		Instance:       selfInstance(cfg),
@@ -57,7 +58,7 @@ func (d *daemon) withoutOwnAlerts(alerts []detector.Alert) []detector.Alert {
 	n := len(alerts)
 	alerts = slices.DeleteFunc(alerts, func(a detector.Alert) bool {
 		switch a.Name() {
-		case disclosure.WatchdogAlertName, disclosure.BlindAlertName, disclosure.PagerAlertName:
+		case disclosure.WatchdogAlertName, disclosure.BlindAlertName, page.AlertName:
 			return true
 		}
 		return false

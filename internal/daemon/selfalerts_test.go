@@ -15,6 +15,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/disclosure/page"
 )
 
 // TestSelfAlertsWiring: with an Alertmanager configured the watchdog is on
@@ -74,7 +75,7 @@ func TestOwnAlertsNotIngested(t *testing.T) {
 		{Labels: map[string]string{"alertname": disclosure.WatchdogAlertName}},
 		{Labels: map[string]string{"alertname": "ZkNymIssuanceKeyExposed"}},
 		{Labels: map[string]string{"alertname": disclosure.BlindAlertName}},
-		{Labels: map[string]string{"alertname": disclosure.PagerAlertName}},
+		{Labels: map[string]string{"alertname": page.AlertName}},
 	}
 	out := d.withoutOwnAlerts(in)
 	if len(out) != 1 || out[0].Name() != "ZkNymIssuanceKeyExposed" {

@@ -14,6 +14,7 @@ import (
 	"github.com/nymwatch/nymwatch/config"
 	"github.com/nymwatch/nymwatch/detector"
 	"github.com/nymwatch/nymwatch/disclosure"
+	"github.com/nymwatch/nymwatch/disclosure/page"
 	"github.com/nymwatch/nymwatch/internal/cluster"
 	"github.com/nymwatch/nymwatch/internal/sdnotify"
 	"github.com/nymwatch/nymwatch/probes"
@@ -130,9 +131,9 @@ func directoryTarget(cfg *config.Config) *probes.Target {
 	}
 }
 
-func buildPagers(cfg *config.Config) ([]disclosure.Pager, error) {
-	opts := disclosure.PagerHTTPOptions{UserAgent: userAgent()}
-	var pagers []disclosure.Pager
+func buildPagers(cfg *config.Config) ([]page.Pager, error) {
+	opts := page.HTTPOptions{UserAgent: userAgent()}
+	var pagers []page.Pager
 	for i, u := range cfg.AlertmanagerURLs() {
 		// One client per member: retryablehttp closes its client's idle
 		// connections after a failure, which must not hit the others.
@@ -142,7 +143,7 @@ func buildPagers(cfg *config.Config) ([]disclosure.Pager, error) {
 			return nil, fmt.Errorf("pagers.alertmanager: %w", err)
 		}
 		amOpts.Client = c
-		am, err := disclosure.NewAlertmanagerPager(u, amOpts)
+		am, err := page.NewAlertmanagerPager(u, amOpts)
 		if err != nil {
 			return nil, fmt.Errorf("pagers.alertmanager: alertmanager url %d: %w", i, err)
 		}
@@ -155,7 +156,7 @@ func buildPagers(cfg *config.Config) ([]disclosure.Pager, error) {
 			return nil, fmt.Errorf("pagers.webhook: %w", err)
 		}
 		whOpts.Client = c
-		wh, err := disclosure.NewWebhookPager(u, nil, whOpts)
+		wh, err := page.NewWebhookPager(u, nil, whOpts)
 		if err != nil {
 			return nil, fmt.Errorf("pagers.webhook: %w", err)
 		}

@@ -1,4 +1,4 @@
-package disclosure
+package page
 
 import (
 	"maps"
@@ -17,18 +17,11 @@ func escalationTestTime(t *testing.T, s string) time.Time {
 	return v.UTC()
 }
 
-func escalationTestOutbox(t *testing.T, opts OutboxOptions) *Outbox {
-	t.Helper()
-	opts, err := outboxDefaults(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Outbox{opts: opts, plan: escalationPlan{
-		resend:   opts.ResendInterval,
-		delays:   opts.EscalationDelays,
-		dayEnd:   opts.DayEndWarning,
-		lifetime: pagerLifetimeResends * opts.ResendInterval,
-	}}
+// escalationTest is the default schedule (as the outbox's defaults set it)
+// with the given links.
+func escalationTest(externalURL, apiBaseURL string) Escalation {
+	return Escalation{ExternalURL: externalURL, APIBaseURL: apiBaseURL,
+		Resend: DefaultResendInterval, Delays: DefaultEscalationDelays(), DayEnd: DefaultDayEndWarning}
 }
 
 func TestEscalationSeverityLadder(t *testing.T) {
@@ -37,13 +30,13 @@ func TestEscalationSeverityLadder(t *testing.T) {
 		level int
 		want  string
 	}{
-		{"operational", 0, PagerSeverityWarning},
-		{"operational", 1, PagerSeverityCritical},
-		{"operational", 2, PagerSeverityPage},
-		{"operational", 7, PagerSeverityPage},
-		{"security", 0, PagerSeverityCritical},
-		{"security", 1, PagerSeverityPage},
-		{"security", 3, PagerSeverityPage},
+		{"operational", 0, SeverityWarning},
+		{"operational", 1, SeverityCritical},
+		{"operational", 2, SeverityPage},
+		{"operational", 7, SeverityPage},
+		{"security", 0, SeverityCritical},
+		{"security", 1, SeverityPage},
+		{"security", 3, SeverityPage},
 	}
 	for _, tt := range tests {
 		if got := escalationSeverity(tt.class, tt.level); got != tt.want {
@@ -59,7 +52,7 @@ func TestEscalationSeverityLadder(t *testing.T) {
 // severities) are due for a draft: resend cadence, escalation delays and the
 // end-of-UTC-day rule.
 func TestEscalationSchedule(t *testing.T) {
-	ob := escalationTestOutbox(t, OutboxOptions{ExternalURL: "https://nymwatch.example/"})
+	ob := escalationTest("https://nymwatch.example/", "")
 	const id = "INC-20260310-0001"
 	noon := escalationTestTime(t, "2026-03-10T12:00:00Z")
 	tests := []struct {
@@ -122,7 +115,7 @@ func TestEscalationSchedule(t *testing.T) {
 			}
 			s := Subject{IncidentID: id, Class: class, State: "draft", Component: "entry-gateways",
 				Title: "Entry gateways unreachable", FirstSeen: noon.Add(-time.Hour), CreatedAt: created}
-			pages := ob.escalationFiringPages(s, now)
+			pages := ob.FiringPages(s, now)
 			got := map[string]string{}
 			for _, p := range pages {
 				suffix, ok := strings.CutPrefix(p.Key, id+"/")
@@ -162,12 +155,12 @@ func TestEscalationSchedule(t *testing.T) {
 // do not touch the schedule) produce the same labels, so an Alertmanager
 // cluster sees one alert.
 func TestEscalationLabelsIdentical(t *testing.T) {
-	a := escalationTestOutbox(t, OutboxOptions{ExternalURL: "https://a.example"})
-	b := escalationTestOutbox(t, OutboxOptions{APIBaseURL: "http://10.0.0.2:9478"})
+	a := escalationTest("https://a.example", "")
+	b := escalationTest("", "http://10.0.0.2:9478")
 	created := escalationTestTime(t, "2026-03-10T12:00:00Z")
 	s := Subject{IncidentID: "INC-1", Class: "operational", Component: "exit-gateways", CreatedAt: created}
-	pa := a.escalationFiringPages(s, created.Add(20*time.Minute))
-	pb := b.escalationFiringPages(s, created.Add(20*time.Minute))
+	pa := a.FiringPages(s, created.Add(20*time.Minute))
+	pb := b.FiringPages(s, created.Add(20*time.Minute))
 	if len(pa) != len(pb) {
 		t.Fatalf("%d vs %d pages", len(pa), len(pb))
 	}
@@ -183,36 +176,5 @@ func TestEscalationLabelsIdentical(t *testing.T) {
 	}
 	if got := pb[0].Annot["incident_url"]; got != "http://10.0.0.2:9478/api/v1/incidents/INC-1" {
 		t.Errorf("api incident_url %q", got)
-	}
-}
-
-func TestOutboxOptionsValidation(t *testing.T) {
-	tests := []struct {
-		name string
-		opts OutboxOptions
-		want string
-	}{
-		{"descending delays", OutboxOptions{EscalationDelays: []time.Duration{time.Hour, 15 * time.Minute}}, "strictly ascending"},
-		{"day end too long", OutboxOptions{DayEndWarning: 24 * time.Hour}, "below 24h"},
-		{"resend too short", OutboxOptions{ResendInterval: 10 * time.Millisecond}, "at least 1s"},
-		{"external url with query", OutboxOptions{ExternalURL: "https://x.example/?token=1"}, "external url"},
-		{"backoff inverted", OutboxOptions{MinBackoff: time.Minute, MaxBackoff: time.Second}, "max backoff"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := outboxDefaults(tt.opts)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want %q", err, tt.want)
-			}
-		})
-	}
-	o, err := outboxDefaults(OutboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.ResendInterval != time.Minute || o.DayEndWarning != time.Hour || o.MaxAge != 24*time.Hour ||
-		!slices.Equal(o.EscalationDelays, []time.Duration{15 * time.Minute, time.Hour}) ||
-		o.MinBackoff != 5*time.Second || o.MaxBackoff != 5*time.Minute {
-		t.Errorf("defaults %+v", o)
 	}
 }

@@ -1,4 +1,4 @@
-package disclosure
+package page
 
 import (
 	"bytes"
@@ -35,7 +35,8 @@ type Pager interface {
 // bounded pager_kind metric label (never the URL).
 type pagerKinded interface{ Kind() string }
 
-func pagerKindOf(p Pager) string {
+// KindOf is the pager_kind metric label of p: its Kind, or "other".
+func KindOf(p Pager) string {
 	if k, ok := p.(pagerKinded); ok {
 		return k.Kind()
 	}
@@ -44,19 +45,19 @@ func pagerKindOf(p Pager) string {
 
 // Failure reasons, the bounded reason label of nymwatch_pages_failed_total.
 const (
-	PagerReasonNetwork   = "network"
-	PagerReasonTimeout   = "timeout"
-	PagerReasonHTTP4xx   = "http_4xx"
-	PagerReasonHTTP5xx   = "http_5xx"
-	PagerReasonHTTPOther = "http_other" // 1xx/3xx: redirects are not followed for a POST
-	PagerReasonExpired   = "expired"    // given up after MaxAge
-	PagerReasonInvalid   = "invalid"    // a queued row that cannot be decoded
+	ReasonNetwork   = "network"
+	ReasonTimeout   = "timeout"
+	ReasonHTTP4xx   = "http_4xx"
+	ReasonHTTP5xx   = "http_5xx"
+	ReasonHTTPOther = "http_other" // 1xx/3xx: redirects are not followed for a POST
+	ReasonExpired   = "expired"    // given up after MaxAge
+	ReasonInvalid   = "invalid"    // a queued row that cannot be decoded
 )
 
-// PagerError is a failed delivery, described so the outbox can schedule the
+// Error is a failed delivery, described so the outbox can schedule the
 // next attempt. Its message never holds a URL's query string, userinfo or a
 // token.
-type PagerError struct {
+type Error struct {
 	Reason string
 	// Permanent: the receiver rejected the payload (4xx other than 408/429);
 	// the same bytes will be rejected again, so the row is dropped (logged
@@ -69,11 +70,11 @@ type PagerError struct {
 	msg        string
 }
 
-func (e *PagerError) Error() string { return e.msg }
+func (e *Error) Error() string { return e.msg }
 
-// PagerHTTPOptions configure the HTTP side of the Alertmanager and webhook
+// HTTPOptions configure the HTTP side of the Alertmanager and webhook
 // pagers. Zero values take the defaults.
-type PagerHTTPOptions struct {
+type HTTPOptions struct {
 	// Client is the base HTTP client (TLS settings, proxy). Each pager gets
 	// its own copy with a cloned transport: retryablehttp closes the idle
 	// connections of its client after every failed request, which must not
@@ -98,7 +99,7 @@ const (
 	pagerDefaultRetryWaitMax = 2 * time.Second
 	pagerMaxErrorBody        = 512
 	pagerMaxDrain            = 64 << 10
-	pagerMaxErrorLen         = 512
+	maxErrorLen              = 512
 )
 
 // pagerHTTP is what both HTTP pagers share: a retryablehttp client set up to
@@ -112,7 +113,7 @@ type pagerHTTP struct {
 	redact    *pagerRedactor
 }
 
-func newPagerHTTP(kind, rawURL string, endpoint func(*url.URL) *url.URL, secrets [][]byte, opts PagerHTTPOptions) (*pagerHTTP, error) {
+func newPagerHTTP(kind, rawURL string, endpoint func(*url.URL) *url.URL, secrets [][]byte, opts HTTPOptions) (*pagerHTTP, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil {
 		// url.Parse errors quote the whole input, query string included.
@@ -140,8 +141,8 @@ func newPagerHTTP(kind, rawURL string, endpoint func(*url.URL) *url.URL, secrets
 	case retryMax < 0:
 		retryMax = 0
 	}
-	waitMin := pagerDurOr(opts.RetryWaitMin, pagerDefaultRetryWaitMin)
-	waitMax := pagerDurOr(opts.RetryWaitMax, pagerDefaultRetryWaitMax)
+	waitMin := durOr(opts.RetryWaitMin, pagerDefaultRetryWaitMin)
+	waitMax := durOr(opts.RetryWaitMax, pagerDefaultRetryWaitMax)
 	if waitMax < waitMin {
 		waitMax = waitMin
 	}
@@ -160,7 +161,7 @@ func newPagerHTTP(kind, rawURL string, endpoint func(*url.URL) *url.URL, secrets
 	return ph, nil
 }
 
-func pagerDurOr(v, def time.Duration) time.Duration {
+func durOr(v, def time.Duration) time.Duration {
 	if v <= 0 {
 		return def
 	}
@@ -234,11 +235,11 @@ func pagerParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // post makes one bounded delivery of body and turns the outcome into nil or
-// a *PagerError.
+// a *Error.
 func (ph *pagerHTTP) post(ctx context.Context, body []byte) error {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ph.endpoint, body)
 	if err != nil {
-		return &PagerError{Reason: PagerReasonNetwork, msg: ph.redact.clean("build request: " + err.Error())}
+		return &Error{Reason: ReasonNetwork, msg: ph.redact.clean("build request: " + err.Error())}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", ph.userAgent)
@@ -257,16 +258,16 @@ func (ph *pagerHTTP) post(ctx context.Context, body []byte) error {
 		return nil
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, pagerMaxErrorBody))
-	pe := &PagerError{}
+	pe := &Error{}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
-		pe.Reason = PagerReasonHTTP4xx
+		pe.Reason = ReasonHTTP4xx
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		pe.Reason, pe.Permanent = PagerReasonHTTP4xx, true
+		pe.Reason, pe.Permanent = ReasonHTTP4xx, true
 	case resp.StatusCode >= 500:
-		pe.Reason = PagerReasonHTTP5xx
+		pe.Reason = ReasonHTTP5xx
 	default:
-		pe.Reason = PagerReasonHTTPOther
+		pe.Reason = ReasonHTTPOther
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		pe.RetryAfter, _ = pagerParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -282,10 +283,10 @@ func (ph *pagerHTTP) post(ctx context.Context, body []byte) error {
 // transportError rebuilds a client error without the request URL: a
 // *url.Error quotes it whole, query string and all (retryablehttp #206).
 func (ph *pagerHTTP) transportError(ctx context.Context, err error) error {
-	reason := PagerReasonNetwork
+	reason := ReasonNetwork
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		reason = PagerReasonTimeout
+		reason = ReasonTimeout
 	}
 	inner := err
 	if ue, ok := errors.AsType[*url.Error](err); ok {
@@ -293,7 +294,7 @@ func (ph *pagerHTTP) transportError(ctx context.Context, err error) error {
 	}
 	// The message is a fresh string (not %w): wrapping would keep the
 	// original error, URL included, reachable by anyone who unwraps it.
-	return &PagerError{Reason: reason, msg: ph.redact.clean(fmt.Sprintf("post %s: %v", ph.redact.safeURL, inner))}
+	return &Error{Reason: reason, msg: ph.redact.clean(fmt.Sprintf("post %s: %v", ph.redact.safeURL, inner))}
 }
 
 func pagerDrain(body io.ReadCloser) {
@@ -360,10 +361,10 @@ func (r *pagerRedactor) clean(s string) string {
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, "REDACTED")
 	}
-	return pagerTruncate(s, pagerMaxErrorLen)
+	return truncate(s, maxErrorLen)
 }
 
-func pagerTruncate(s string, n int) string {
+func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -372,4 +373,10 @@ func pagerTruncate(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s + "…"
+}
+
+// NewError is a delivery failure for callers outside this package (the
+// outbox wraps an error a foreign Pager returned); msg is bounded.
+func NewError(reason string, permanent bool, msg string) *Error {
+	return &Error{Reason: reason, Permanent: permanent, msg: truncate(msg, maxErrorLen)}
 }

@@ -1,97 +1,29 @@
-package disclosure
+package page
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/backoff"
+
+	"github.com/nymwatch/nymwatch/disclosure/page/pagetest"
 )
 
-// pagerTestServer records what a pager posts and answers with a scripted
-// status.
-type pagerTestServer struct {
-	srv        *httptest.Server
-	mu         sync.Mutex
-	reqs       []pagerTestRequest
-	status     atomic.Int32 // 0 answers 200
-	retryAfter atomic.Value // string
-	body       atomic.Value // string
-}
-
-type pagerTestRequest struct {
-	Method, Path, Query, ContentType, Auth string
-	Body                                   []byte
-}
-
-func newPagerTestServer(t *testing.T) *pagerTestServer {
-	t.Helper()
-	s := &pagerTestServer{}
-	s.retryAfter.Store("")
-	s.body.Store("")
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		s.mu.Lock()
-		s.reqs = append(s.reqs, pagerTestRequest{r.Method, r.URL.Path, r.URL.RawQuery,
-			r.Header.Get("Content-Type"), r.Header.Get("Authorization"), b})
-		s.mu.Unlock()
-		if ra := s.retryAfter.Load().(string); ra != "" {
-			w.Header().Set("Retry-After", ra)
-		}
-		if st := int(s.status.Load()); st != 0 {
-			w.WriteHeader(st)
-			_, _ = io.WriteString(w, s.body.Load().(string))
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *pagerTestServer) requests() []pagerTestRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]pagerTestRequest(nil), s.reqs...)
-}
-
-// alerts decodes every Alertmanager post, failing on any other shape.
-func (s *pagerTestServer) alerts(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, r := range s.requests() {
-		if r.Method != http.MethodPost || !strings.HasSuffix(r.Path, "/api/v2/alerts") || r.ContentType != "application/json" {
-			t.Fatalf("unexpected request %s %s (%s)", r.Method, r.Path, r.ContentType)
-		}
-		var arr []map[string]any
-		if err := json.Unmarshal(r.Body, &arr); err != nil {
-			t.Fatalf("body %s: %v", r.Body, err)
-		}
-		if len(arr) != 1 {
-			t.Fatalf("want one alert per post, got %d", len(arr))
-		}
-		out = append(out, arr[0])
-	}
-	return out
-}
-
-var pagerTestFastRetry = PagerHTTPOptions{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
+var pagerTestFastRetry = HTTPOptions{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
 
 func pagerTestPage() Page {
 	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	return Page{
 		Key:        "INC-1/open",
 		IncidentID: "INC-1",
-		Labels:     map[string]string{"alertname": PagerAlertName, "incident_id": "INC-1", "severity": "warning"},
+		Labels:     map[string]string{"alertname": "NymwatchDisclosurePending", "incident_id": "INC-1", "severity": "warning"},
 		Annot:      map[string]string{"summary": "s", "incident_url": "https://nymwatch.example/incidents/INC-1"},
 		StartsAt:   t0.Add(-90 * time.Second).Add(123 * time.Millisecond),
 		EndsAt:     t0.Add(4 * time.Minute),
@@ -100,18 +32,18 @@ func pagerTestPage() Page {
 }
 
 func TestAlertmanagerPagerSend(t *testing.T) {
-	srv := newPagerTestServer(t)
-	p, err := NewAlertmanagerPager(srv.srv.URL+"/am/", pagerTestFastRetry)
+	srv := pagetest.NewServer(t)
+	p, err := NewAlertmanagerPager(srv.URL+"/am/", pagerTestFastRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name() != "alertmanager="+srv.srv.URL+"/am/" || p.Kind() != "alertmanager" {
+	if p.Name() != "alertmanager="+srv.URL+"/am/" || p.Kind() != "alertmanager" {
 		t.Errorf("name %q kind %q", p.Name(), p.Kind())
 	}
 	if err := p.Send(t.Context(), pagerTestPage()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	if len(reqs) != 1 || reqs[0].Path != "/am/api/v2/alerts" {
 		t.Fatalf("requests %+v", reqs)
 	}
@@ -125,8 +57,8 @@ func TestAlertmanagerPagerSend(t *testing.T) {
 }
 
 func TestWebhookPagerSend(t *testing.T) {
-	srv := newPagerTestServer(t)
-	p, err := NewWebhookPager(srv.srv.URL+"/hook", []byte(" s3cr3t-token\n"), pagerTestFastRetry)
+	srv := pagetest.NewServer(t)
+	p, err := NewWebhookPager(srv.URL+"/hook", []byte(" s3cr3t-token\n"), pagerTestFastRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +67,7 @@ func TestWebhookPagerSend(t *testing.T) {
 	if err := p.Send(t.Context(), pg); err != nil {
 		t.Fatal(err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	if len(reqs) != 1 || reqs[0].Path != "/hook" || reqs[0].Auth != "Bearer s3cr3t-token" {
 		t.Fatalf("requests %+v", reqs)
 	}
@@ -151,14 +83,14 @@ func TestWebhookPagerSend(t *testing.T) {
 		got.Page.Labels["severity"] != "warning" {
 		t.Errorf("payload %+v", got)
 	}
-	if _, err := NewWebhookPager(srv.srv.URL, []byte("a\nb"), PagerHTTPOptions{}); err == nil {
+	if _, err := NewWebhookPager(srv.URL, []byte("a\nb"), HTTPOptions{}); err == nil {
 		t.Error("multi-line token accepted")
 	}
 }
 
 func TestPagerNewRejectsBadURL(t *testing.T) {
 	for _, u := range []string{"", "ftp://x/", "http://", "://bad?token=SECRETVALUE", "localhost:9093"} {
-		_, err := NewAlertmanagerPager(u, PagerHTTPOptions{})
+		_, err := NewAlertmanagerPager(u, HTTPOptions{})
 		if err == nil {
 			t.Errorf("%q accepted", u)
 			continue
@@ -194,26 +126,26 @@ func TestPagerErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newPagerTestServer(t)
-			srv.status.Store(int32(tt.status))
-			srv.retryAfter.Store(tt.retryAfter)
-			srv.body.Store(tt.body)
-			p, err := NewAlertmanagerPager(srv.srv.URL+"/?token="+secret, pagerTestFastRetry)
+			srv := pagetest.NewServer(t)
+			srv.SetStatus(tt.status)
+			srv.SetRetryAfter(tt.retryAfter)
+			srv.SetBody(tt.body)
+			p, err := NewAlertmanagerPager(srv.URL+"/?token="+secret, pagerTestFastRetry)
 			if err != nil {
 				t.Fatal(err)
 			}
 			err = p.Send(t.Context(), pagerTestPage())
-			pe, ok := errors.AsType[*PagerError](err)
+			pe, ok := errors.AsType[*Error](err)
 			if !ok {
-				t.Fatalf("err = %v (%T), want *PagerError", err, err)
+				t.Fatalf("err = %v (%T), want *Error", err, err)
 			}
 			if pe.Reason != tt.reason || pe.Permanent != tt.permanent || pe.RetryAfter < tt.minRA {
 				t.Errorf("got reason %s permanent %v retry-after %s", pe.Reason, pe.Permanent, pe.RetryAfter)
 			}
-			if n := len(srv.requests()); n != tt.wantTries {
+			if n := len(srv.Requests()); n != tt.wantTries {
 				t.Errorf("%d tries, want %d", n, tt.wantTries)
 			}
-			if q := srv.requests()[0].Query; q != "token="+secret {
+			if q := srv.Requests()[0].Query; q != "token="+secret {
 				t.Errorf("query not sent as configured: %q", q)
 			}
 			if strings.Contains(pe.Error(), secret) {
@@ -239,8 +171,8 @@ func TestPagerTransportErrorsRedacted(t *testing.T) {
 		t.Errorf("name leaks: %s", p.Name())
 	}
 	err = p.Send(t.Context(), pagerTestPage())
-	pe, ok := errors.AsType[*PagerError](err)
-	if !ok || pe.Reason != PagerReasonNetwork || pe.Permanent {
+	pe, ok := errors.AsType[*Error](err)
+	if !ok || pe.Reason != ReasonNetwork || pe.Permanent {
 		t.Fatalf("err = %#v", err)
 	}
 	for _, s := range []string{"PASSWORDXYZ", "SUPERSECRETQ", "token="} {
@@ -284,9 +216,9 @@ func TestPagerTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	err = p.Send(ctx, pagerTestPage())
-	pe, ok := errors.AsType[*PagerError](err)
-	if !ok || pe.Reason != PagerReasonTimeout {
-		t.Fatalf("err = %v, want a timeout PagerError", err)
+	pe, ok := errors.AsType[*Error](err)
+	if !ok || pe.Reason != ReasonTimeout {
+		t.Fatalf("err = %v, want a timeout Error", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package disclosure
+package page
 
 import (
 	"context"
@@ -21,7 +21,7 @@ type AlertmanagerPager struct {
 // base URL, with any path prefix, e.g. http://am:9093 or
 // https://host/alertmanager). Basic auth may come as userinfo; neither it nor
 // a query string ever appears in Name, logs or errors.
-func NewAlertmanagerPager(rawURL string, opts PagerHTTPOptions) (*AlertmanagerPager, error) {
+func NewAlertmanagerPager(rawURL string, opts HTTPOptions) (*AlertmanagerPager, error) {
 	h, err := newPagerHTTP("alertmanager", rawURL, func(u *url.URL) *url.URL {
 		return u.JoinPath("api", "v2", "alerts")
 	}, nil, opts)
@@ -32,7 +32,7 @@ func NewAlertmanagerPager(rawURL string, opts PagerHTTPOptions) (*AlertmanagerPa
 }
 
 // NewAlertmanagerPagers builds one pager per cluster member.
-func NewAlertmanagerPagers(urls []string, opts PagerHTTPOptions) ([]Pager, error) {
+func NewAlertmanagerPagers(urls []string, opts HTTPOptions) ([]Pager, error) {
 	out := make([]Pager, 0, len(urls))
 	for i, u := range urls {
 		p, err := NewAlertmanagerPager(u, opts)
@@ -55,7 +55,7 @@ func (a *AlertmanagerPager) Kind() string { return "alertmanager" }
 type pagerAMTime time.Time
 
 func (t pagerAMTime) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + pagerFormatTime(time.Time(t)) + `"`), nil
+	return []byte(`"` + FormatTime(time.Time(t)) + `"`), nil
 }
 
 // pagerAMAlert is Alertmanager's models.PostableAlert.
@@ -77,7 +77,7 @@ func (a *AlertmanagerPager) Send(ctx context.Context, p Page) error {
 		GeneratorURL: p.Annot["incident_url"],
 	}})
 	if err != nil {
-		return &PagerError{Reason: PagerReasonInvalid, Permanent: true, msg: "encode alert: " + err.Error()}
+		return &Error{Reason: ReasonInvalid, Permanent: true, msg: "encode alert: " + err.Error()}
 	}
 	return a.h.post(ctx, body)
 }

@@ -1,4 +1,4 @@
-package disclosure
+package page
 
 import (
 	"crypto/sha256"
@@ -15,32 +15,33 @@ import (
 // incident and the escalation level, never of the instance that sends it, so
 // an Alertmanager cluster fed by several nymwatch instances sees one alert.
 const (
-	// PagerAlertName is the alertname label of every nymwatch page.
-	PagerAlertName = "NymwatchDisclosurePending"
+	// AlertName is the alertname label of every nymwatch page.
+	AlertName = "NymwatchDisclosurePending"
 
 	// The severity ladder, lowest first. An operational draft starts at
 	// warning, a security draft at critical; each escalation (a configured
 	// delay passed without a human decision, or the end of the UTC day
 	// approaching) climbs one rung, and page is the top.
-	PagerSeverityWarning  = "warning"
-	PagerSeverityCritical = "critical"
-	PagerSeverityPage     = "page"
-	// PagerSeverityInfo is for reminders below the draft ladder (an
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+	SeverityPage     = "page"
+	// SeverityInfo is for reminders below the draft ladder (an
 	// unpublished confirmed incident, an overdue follow-up): never a
 	// wake-up.
-	PagerSeverityInfo = "info"
+	SeverityInfo = "info"
 )
 
-// Defaults for OutboxOptions.
+// Defaults of the paging schedule (the outbox's options).
 const (
-	DefaultPagerResendInterval = time.Minute
-	DefaultPagerDayEndWarning  = time.Hour
-	DefaultPagerMaxAge         = 24 * time.Hour
-	// Alertmanager resolves an alert by itself when endsAt passes, so a
-	// firing page says it is valid for this many resend intervals (Prometheus
-	// uses 4 × max(resend delay, evaluation interval)); a few lost re-sends
-	// do not flap the alert, and a crashed nymwatch lets it lapse.
-	pagerLifetimeResends = 4
+	DefaultResendInterval = time.Minute
+	DefaultDayEndWarning  = time.Hour
+	DefaultMaxAge         = 24 * time.Hour
+	// LifetimeResends: Alertmanager resolves an alert by itself when endsAt
+	// passes, so a firing page says it is valid for this many resend
+	// intervals (Prometheus uses 4 × max(resend delay, evaluation
+	// interval)); a few lost re-sends do not flap the alert, and a crashed
+	// nymwatch lets it lapse.
+	LifetimeResends = 4
 )
 
 // DefaultEscalationDelays are the delays after a draft was opened at which
@@ -57,21 +58,28 @@ func escalationSeverity(class string, level int) string {
 	}
 	switch {
 	case rung <= 0:
-		return PagerSeverityWarning
+		return SeverityWarning
 	case rung == 1:
-		return PagerSeverityCritical
+		return SeverityCritical
 	default:
-		return PagerSeverityPage
+		return SeverityPage
 	}
 }
 
-// escalationPlan is the paging schedule of a pending draft.
-type escalationPlan struct {
-	resend   time.Duration
-	delays   []time.Duration // ascending, positive
-	dayEnd   time.Duration
-	lifetime time.Duration
+// Escalation is the paging schedule of a pending draft, and where its pages
+// link to. The outbox builds it from its validated options.
+type Escalation struct {
+	// ExternalURL is the base URL humans use; pages link to ExternalURL +
+	// "/incidents/{id}", else to APIBaseURL + "/api/v1/incidents/{id}".
+	ExternalURL string
+	APIBaseURL  string
+	Resend      time.Duration   // the re-send interval, positive
+	Delays      []time.Duration // ascending, positive
+	DayEnd      time.Duration   // the warning window before 00:00 UTC
 }
+
+// Lifetime is how long a firing page is valid: its endsAt is now+Lifetime.
+func (pl Escalation) Lifetime() time.Duration { return LifetimeResends * pl.Resend }
 
 // escalationState is where a draft stands on the schedule at one instant.
 type escalationState struct {
@@ -86,19 +94,19 @@ type escalationState struct {
 
 // state is a pure function of the draft's creation time and now: every
 // instance (and every duplicated scheduler run) computes the same keys.
-func (pl escalationPlan) state(created, now time.Time) escalationState {
+func (pl Escalation) state(created, now time.Time) escalationState {
 	var st escalationState
 	st.age = max(now.Sub(created), 0)
-	for _, d := range pl.delays {
+	for _, d := range pl.Delays {
 		if st.age >= d {
 			st.escalations++
 		}
 	}
-	st.resendIndex = int64(st.age / pl.resend)
+	st.resendIndex = int64(st.age / pl.Resend)
 	// The latest midnight M with M-dayEnd <= now. If the draft existed before
 	// M, it was (or is) pending in M's warning window. Once reached, the bump
 	// stays: a draft that has crossed a day unanswered does not calm down.
-	m := now.Add(pl.dayEnd).UTC().Truncate(24 * time.Hour)
+	m := now.Add(pl.DayEnd).UTC().Truncate(24 * time.Hour)
 	if created.Before(m) {
 		st.dayEndBumped = true
 		st.dayEndMidnight = m
@@ -126,11 +134,11 @@ func escalationSeverities(class string, level int) []string {
 	return out
 }
 
-// pagerLabels is the label set for subject s at severity sev. Empty values
+// Labels is the label set for subject s at severity sev. Empty values
 // are left out, as Alertmanager drops them anyway.
-func pagerLabels(s Subject, sev string) map[string]string {
+func Labels(s Subject, sev string) map[string]string {
 	l := map[string]string{
-		"alertname":   PagerAlertName,
+		"alertname":   AlertName,
 		"incident_id": s.IncidentID,
 		"severity":    sev,
 	}
@@ -143,9 +151,9 @@ func pagerLabels(s Subject, sev string) map[string]string {
 	return l
 }
 
-// pagerFingerprint identifies a label set (the alert's identity in
+// Fingerprint identifies a label set (the alert's identity in
 // Alertmanager): sorted name=value pairs, hashed.
-func pagerFingerprint(labels map[string]string) string {
+func Fingerprint(labels map[string]string) string {
 	names := make([]string, 0, len(labels))
 	for k := range labels {
 		names = append(names, k)
@@ -161,14 +169,10 @@ func pagerFingerprint(labels map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// pagerTimeLayout writes timestamps in UTC with milliseconds, as Prometheus
-// does in the alerts it posts.
-const pagerTimeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func pagerFormatTime(t time.Time) string { return t.UTC().Format(pagerTimeLayout) }
-
-// pagerIncidentURL is where a human confirms or dismisses the draft.
-func pagerIncidentURL(externalURL, apiBaseURL, id string) string {
+// IncidentURL is where a human confirms or dismisses the draft ("" when
+// neither URL is known).
+func (pl Escalation) IncidentURL(id string) string {
+	externalURL, apiBaseURL := pl.ExternalURL, pl.APIBaseURL
 	esc := url.PathEscape(id)
 	if externalURL != "" {
 		return strings.TrimRight(externalURL, "/") + "/incidents/" + esc
@@ -207,7 +211,7 @@ func pagerOrigin(s Subject, now time.Time) time.Time {
 	return now.UTC()
 }
 
-// escalationFiringPages are the pages due for a pending draft at now. Keys
+// FiringPages are the pages due for a pending draft at now. Keys
 // are derived from the schedule, not from the clock of the run that computes
 // them, so a duplicated or repeated run enqueues nothing new:
 //
@@ -215,20 +219,20 @@ func pagerOrigin(s Subject, now time.Time) time.Time {
 //	<id>/open                    the first page (<id>/open/security for security)
 //	<id>/escalate/<k>            the k-th configured delay passed
 //	<id>/dayend/<YYYY-MM-DD>     pending within DayEndWarning of that day's end
-func (o *Outbox) escalationFiringPages(s Subject, now time.Time) []Page {
+func (pl Escalation) FiringPages(s Subject, now time.Time) []Page {
 	now = now.UTC()
 	created := pagerOrigin(s, now)
-	st := o.plan.state(created, now)
-	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
+	st := pl.state(created, now)
+	incidentURL := pl.IncidentURL(s.IncidentID)
 	top := escalationSeverity(s.Class, st.level)
 	mk := func(key, sev string) Page {
 		return Page{
 			Key:        key,
 			IncidentID: s.IncidentID,
-			Labels:     pagerLabels(s, sev),
+			Labels:     Labels(s, sev),
 			Annot:      escalationAnnotations(s, st, created, now, sev, incidentURL),
 			StartsAt:   pagerStartsAt(s, now),
-			EndsAt:     now.Add(o.plan.lifetime),
+			EndsAt:     now.Add(pl.Lifetime()),
 			CreatedAt:  now,
 			Round:      s.Round,
 		}
@@ -292,10 +296,10 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 	}
 	if confirmed {
 		fmt.Fprintf(&d, ": the security change waits for a human to acknowledge it (confirm the incident again) and to update its public disclosure. Users first affected %s; security change since %s, pending %s.",
-			pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+			FormatTime(pagerStartsAt(s, now)), FormatTime(created), st.age.Truncate(time.Second))
 	} else {
 		fmt.Fprintf(&d, " waits for a human to confirm or dismiss its public disclosure. Users first affected %s; disclosable since %s, pending %s.",
-			pagerFormatTime(pagerStartsAt(s, now)), pagerFormatTime(created), st.age.Truncate(time.Second))
+			FormatTime(pagerStartsAt(s, now)), FormatTime(created), st.age.Truncate(time.Second))
 	}
 	d.WriteString(" Policy: security and operational incidents are disclosed immediately, operational ones the same UTC day.")
 	if st.escalations > 0 {
@@ -304,10 +308,10 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 	if st.dayEndBumped {
 		if now.Before(st.dayEndMidnight) {
 			fmt.Fprintf(&d, " Same-day deadline: the UTC day ends at %s, in %s.",
-				pagerFormatTime(st.dayEndMidnight), st.dayEndMidnight.Sub(now).Truncate(time.Second))
+				FormatTime(st.dayEndMidnight), st.dayEndMidnight.Sub(now).Truncate(time.Second))
 		} else {
 			fmt.Fprintf(&d, " Same-day deadline missed: the draft was still pending when the UTC day ended at %s.",
-				pagerFormatTime(st.dayEndMidnight))
+				FormatTime(st.dayEndMidnight))
 		}
 	}
 	if incidentURL != "" {
@@ -327,11 +331,11 @@ func escalationAnnotations(s Subject, st escalationState, created, now time.Time
 	return a
 }
 
-// escalationEndPage ends one label set: endsAt = now, so Alertmanager
+// EndPage ends one label set: endsAt = now, so Alertmanager
 // resolves the alert at once.
-func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time.Time) Page {
+func (pl Escalation) EndPage(s Subject, labels map[string]string, now time.Time) Page {
 	now = now.UTC()
-	incidentURL := pagerIncidentURL(o.opts.ExternalURL, o.opts.APIBaseURL, s.IncidentID)
+	incidentURL := pl.IncidentURL(s.IncidentID)
 	what := s.State
 	switch what {
 	case "", "draft":
@@ -344,7 +348,7 @@ func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time
 	a := map[string]string{
 		"summary": fmt.Sprintf("Draft incident %s: %s", what, title),
 		"description": fmt.Sprintf("A human %s the draft incident %s at %s; the disclosure page ends.",
-			what, s.IncidentID, pagerFormatTime(now)),
+			what, s.IncidentID, FormatTime(now)),
 	}
 	if incidentURL != "" {
 		a["incident_url"] = incidentURL
@@ -354,7 +358,7 @@ func (o *Outbox) escalationEndPage(s Subject, labels map[string]string, now time
 		startsAt = now // Alertmanager rejects endsAt before startsAt
 	}
 	return Page{
-		Key:        pagerKeyBase(s) + "/end/" + pagerFingerprint(labels),
+		Key:        pagerKeyBase(s) + "/end/" + Fingerprint(labels),
 		IncidentID: s.IncidentID,
 		Labels:     labels,
 		Annot:      a,
@@ -374,4 +378,15 @@ func pagerKeyBase(s Subject) string {
 		return s.IncidentID + "/r" + strconv.Itoa(s.Round)
 	}
 	return s.IncidentID
+}
+
+// ReachedLabels are the label sets a pending draft has fired by now, lowest
+// severity first: the alerts its end must resolve.
+func (pl Escalation) ReachedLabels(s Subject, now time.Time) []map[string]string {
+	st := pl.state(pagerOrigin(s, now), now.UTC())
+	var out []map[string]string
+	for _, sev := range escalationSeverities(s.Class, st.level) {
+		out = append(out, Labels(s, sev))
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package disclosure
+package page
 
 import (
 	"bytes"
@@ -19,14 +19,14 @@ type WebhookPager struct {
 	h *pagerHTTP
 }
 
-// PagerWebhookVersion is the "version" of the webhook payload.
-const PagerWebhookVersion = "1"
+// WebhookVersion is the "version" of the webhook payload.
+const WebhookVersion = "1"
 
 // NewWebhookPager builds a pager for the webhook at rawURL. token (e.g. the
 // contents of a credentials file; surrounding whitespace is trimmed) is sent
 // as "Authorization: Bearer <token>" when not empty, and is redacted from
 // every error.
-func NewWebhookPager(rawURL string, token []byte, opts PagerHTTPOptions) (*WebhookPager, error) {
+func NewWebhookPager(rawURL string, token []byte, opts HTTPOptions) (*WebhookPager, error) {
 	tok := bytes.TrimSpace(token)
 	if bytes.ContainsAny(tok, "\r\n") {
 		return nil, errors.New("webhook pager: token must be one line")
@@ -60,9 +60,9 @@ func (w *WebhookPager) Send(ctx context.Context, p Page) error {
 	if p.Resolved {
 		status = "resolved"
 	}
-	body, err := json.Marshal(pagerWebhookPayload{Version: PagerWebhookVersion, Status: status, Page: p})
+	body, err := json.Marshal(pagerWebhookPayload{Version: WebhookVersion, Status: status, Page: p})
 	if err != nil {
-		return &PagerError{Reason: PagerReasonInvalid, Permanent: true, msg: "encode page: " + err.Error()}
+		return &Error{Reason: ReasonInvalid, Permanent: true, msg: "encode page: " + err.Error()}
 	}
 	return w.h.post(ctx, body)
 }
