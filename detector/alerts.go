@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Alert statuses, as Alertmanager spells them.
@@ -145,7 +147,7 @@ const recentKeep = 48 * time.Hour
 func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	nowMs := toMs(now.UTC())
+	nowMs := unixms.From(now.UTC())
 	ch := AlertChanges{MaxFiring: d.o.AlertMaxFiring}
 	orphans := len(d.orphans)
 	for i := range alerts {
@@ -174,7 +176,7 @@ func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 			continue
 		}
 		ch.Accepted++
-		end := toMs(a.EndsAt)
+		end := unixms.From(a.EndsAt)
 		if end == 0 {
 			end = nowMs
 		}
@@ -184,7 +186,7 @@ func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 			d.alertEnds[fp] = end
 			d.groupEnds[st.Component] = max(d.groupEnds[st.Component], end)
 			d.recent[a.Key()] = nowMs
-			ch.ended = append(ch.ended, AlertRow{Fingerprint: fp, Component: st.Component, StartsAt: toMs(a.StartsAt), EndsAt: end})
+			ch.ended = append(ch.ended, AlertRow{Fingerprint: fp, Component: st.Component, StartsAt: unixms.From(a.StartsAt), EndsAt: end})
 			if d.anoms[st.Component] == nil {
 				// No anomaly has it: it fired and resolved between two
 				// evaluations (or before the first after a restart). It is
@@ -198,7 +200,7 @@ func (d *Detector) ObserveAlerts(alerts []Alert, now time.Time) AlertChanges {
 		}
 		// Not held: already recorded, or never seen firing. Its row is
 		// written either way, so a retry after a failed save stores it.
-		ch.ended = append(ch.ended, AlertRow{Fingerprint: fp, Component: alertComponent(&a), StartsAt: toMs(a.StartsAt), EndsAt: end})
+		ch.ended = append(ch.ended, AlertRow{Fingerprint: fp, Component: alertComponent(&a), StartsAt: unixms.From(a.StartsAt), EndsAt: end})
 		if _, seen := d.recent[a.Key()]; seen {
 			continue
 		}
@@ -299,7 +301,7 @@ func (st *alertState) row() AlertRow {
 	if err != nil {
 		b = []byte("{}") // maps of strings and times always encode
 	}
-	return AlertRow{Fingerprint: st.Alert.Fingerprint, Component: st.Component, StartsAt: toMs(st.Alert.StartsAt), State: b}
+	return AlertRow{Fingerprint: st.Alert.Fingerprint, Component: st.Component, StartsAt: unixms.From(st.Alert.StartsAt), State: b}
 }
 
 func normalizeAlert(a Alert) Alert {
@@ -308,9 +310,9 @@ func normalizeAlert(a Alert) Alert {
 	if a.Fingerprint == "" {
 		a.Fingerprint = Fingerprint(a.Labels)
 	}
-	a.StartsAt = fromMs(toMs(a.StartsAt))
-	a.EndsAt = fromMs(toMs(a.EndsAt))
-	a.ReceivedAt = fromMs(toMs(a.ReceivedAt))
+	a.StartsAt = unixms.Time(unixms.From(a.StartsAt))
+	a.EndsAt = unixms.Time(unixms.From(a.EndsAt))
+	a.ReceivedAt = unixms.Time(unixms.From(a.ReceivedAt))
 	if !a.Class.Valid() {
 		a.Class = ClassOperational
 		a.ClassSource = "default"
@@ -361,7 +363,7 @@ func alertContributor(st *alertState, common map[string]string) contributor {
 	}
 	return contributor{
 		ID:    id,
-		Since: toMs(a.StartsAt),
+		Since: unixms.From(a.StartsAt),
 		Ev:    Evidence{TargetID: id, Reason: clip(name, maxNameLen), Detail: clip(detail, maxDetail), Since: a.StartsAt},
 	}
 }
@@ -485,13 +487,13 @@ func (d *Detector) listedAlerts(comp string) map[string]bool {
 
 // restContributor stands for a group's instances not listed one by one.
 func restContributor(rest []*alertState) contributor {
-	since := toMs(rest[0].Alert.StartsAt) // rest is sorted by startsAt
+	since := unixms.From(rest[0].Alert.StartsAt) // rest is sorted by startsAt
 	return contributor{
 		ID:    alertRestID,
 		Since: since,
 		Ev: Evidence{TargetID: alertRestID, Reason: "more alerts",
 			Detail: fmt.Sprintf("%d more firing alert(s) of this group, not listed one by one (at most %d are)", len(rest), maxAlertEvidence),
-			Since:  fromMs(since)},
+			Since:  unixms.Time(since)},
 	}
 }
 
@@ -585,7 +587,7 @@ func (d *Detector) orphanAnomalies(now int64) []Anomaly {
 		var affected []string
 		for i, st := range as {
 			a := &st.Alert
-			s, e := toMs(a.StartsAt), toMs(a.EndsAt)
+			s, e := unixms.From(a.StartsAt), unixms.From(a.EndsAt)
 			if i == 0 || s < first {
 				first = s
 			}
@@ -631,9 +633,9 @@ func (d *Detector) orphanAnomalies(now int64) []Anomaly {
 			Affected:   affected,
 			Evidence:   evs,
 			Labels:     common,
-			FirstSeen:  fromMs(first),
-			DetectedAt: fromMs(now),
-			ResolvedAt: fromMs(res),
+			FirstSeen:  unixms.Time(first),
+			DetectedAt: unixms.Time(now),
+			ResolvedAt: unixms.Time(res),
 		}
 		d.o.Metrics.transition(an.Class, "opened")
 		d.o.Metrics.delay(&an)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 func firingAlert(name string, labels map[string]string, start time.Time, c Class) Alert {
@@ -245,7 +247,7 @@ func TestAlertFiredAndResolvedBetweenEvaluations(t *testing.T) {
 	d.ObserveAlerts([]Alert{resolvedCopy(a, t0.Add(2*time.Second))}, t0.Add(2*time.Second))
 	out := d.Evaluate(t0.Add(3 * time.Second))
 	if len(out) != 1 || out[0].Open() || !out[0].FirstSeen.Equal(t0) || !out[0].ResolvedAt.Equal(t0.Add(2*time.Second)) ||
-		out[0].ID != anomalyID("alert/Blink", toMs(t0)) {
+		out[0].ID != anomalyID("alert/Blink", unixms.From(t0)) {
 		t.Fatalf("fired and resolved between evaluations: %+v", out)
 	}
 	if out := d.Evaluate(t0.Add(4 * time.Second)); len(out) != 0 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nymwatch/nymwatch/internal/unixms"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -156,7 +157,7 @@ func (d *Detector) Observe(r probes.Result) {
 	if r.Target == nil || r.Target.ID == "" {
 		return
 	}
-	at := toMs(r.At.UTC())
+	at := unixms.From(r.At.UTC())
 	if at <= 0 {
 		return
 	}
@@ -297,7 +298,7 @@ func copyAnomaly(a *Anomaly) Anomaly {
 func (d *Detector) Evaluate(now time.Time) []Anomaly {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	nowMs := toMs(now.UTC())
+	nowMs := unixms.From(now.UTC())
 	changedByID := map[string]Anomaly{}
 	emit := func(st *anomState) {
 		if st.dirty {

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // contributor is one reason a component is in trouble: a failing target, a
@@ -97,7 +99,7 @@ func joinFrags(f []string) string {
 
 func pct(r float64) string { return fmt.Sprintf("%.0f%%", 100*r) }
 
-func clock(ms int64) string { return fromMs(ms).Format("2006-01-02T15:04:05Z") }
+func clock(ms int64) string { return unixms.Time(ms).Format("2006-01-02T15:04:05Z") }
 
 func roundDur(d time.Duration) string {
 	if d < time.Second {
@@ -442,7 +444,7 @@ func dedup(s []string) []string {
 
 func (d *Detector) degradationContributor(comp string, c *compState) contributor {
 	return contributor{ID: degradeKey + comp, Since: c.DegSince, LastHealthy: c.DegHealthy,
-		Ev: Evidence{TargetID: comp, Reason: "degradation", Detail: c.Why, Since: fromMs(c.DegSince)}}
+		Ev: Evidence{TargetID: comp, Reason: "degradation", Detail: c.Why, Since: unixms.Time(c.DegSince)}}
 }
 
 func (d *Detector) serviceFinding(g *groupAgg, now int64) *finding {

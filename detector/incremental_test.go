@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nymwatch/nymwatch/internal/unixms"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -302,7 +303,7 @@ func TestIncrementalSampleNewestLeaves(t *testing.T) {
 	if diff := snapDiff(si, sf); diff != "" {
 		t.Fatal(diff)
 	}
-	if c := inc.comps[compEntry]; c == nil || len(c.Samples) != 2 || c.Samples[1].At != toMs(t0.Add(10*time.Second)) {
+	if c := inc.comps[compEntry]; c == nil || len(c.Samples) != 2 || c.Samples[1].At != unixms.From(t0.Add(10*time.Second)) {
 		t.Fatalf("samples %+v, want the second dated by the newest remaining observation", c)
 	}
 }

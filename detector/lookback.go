@@ -3,6 +3,8 @@ package detector
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Honest first_seen. A group anomaly opens with its first failing target
@@ -44,7 +46,7 @@ func crossing(st *anomState, f *finding, now int64) int64 {
 	case st != nil && st.Crossed != 0:
 		return st.Crossed
 	case st != nil && st.A.Class.Disclosable():
-		return toMs(st.A.DetectedAt) // saved before Crossed existed
+		return unixms.From(st.A.DetectedAt) // saved before Crossed existed
 	case f.Class.Disclosable():
 		return now
 	}
@@ -62,7 +64,7 @@ func (d *Detector) rebase(st *anomState, f *finding, now int64) bool {
 		return false
 	}
 	lb := d.o.PromotionLookback.Milliseconds()
-	if now-toMs(st.A.FirstSeen) <= lb {
+	if now-unixms.From(st.A.FirstSeen) <= lb {
 		return false // promoted within the lookback: first_seen stands
 	}
 	first, _ := d.front(f.Contribs, now)
@@ -71,7 +73,7 @@ func (d *Detector) rebase(st *anomState, f *finding, now int64) bool {
 	}
 	a := &st.A
 	next := anomalyID(f.Component, first)
-	a.ResolvedAt = fromMs(now)
+	a.ResolvedAt = unixms.Time(now)
 	a.Reason = joinFrags([]string{a.Reason, fmt.Sprintf(
 		"closed without a recovery: the component crossed its user-impact threshold at %s and the outage is recorded as %s, first seen %s; "+
 			"failures that began more than %s (promotion_lookback) before that are listed there as background",

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nymwatch/nymwatch/internal/unixms"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -40,7 +41,7 @@ func TestLongFailureIsBackgroundOfALaterOutage(t *testing.T) {
 	if a.Class != ClassOperational || !a.Open() {
 		t.Fatalf("outage: %s open=%v: %s", a.Class, a.Open(), a.Reason)
 	}
-	if !a.FirstSeen.Equal(start) || a.ID != anomalyID("exit_gateways", toMs(start)) {
+	if !a.FirstSeen.Equal(start) || a.ID != anomalyID("exit_gateways", unixms.From(start)) {
 		t.Errorf("first_seen %v id %s, want %v (the 8 gateways' first failure)", a.FirstSeen, a.ID, start)
 	}
 	if !a.LastHealthy.Equal(lastGood) {
@@ -110,7 +111,7 @@ func TestPromotionLookbackBoundary(t *testing.T) {
 			if !a.FirstSeen.Equal(tc.wantFirst) {
 				t.Errorf("first_seen %v, want %v", a.FirstSeen, tc.wantFirst)
 			}
-			if tc.anomalies == 1 && (a.ID != anomalyID("exit_gateways", toMs(roundAt(2))) || len(a.Promotions) != 1) {
+			if tc.anomalies == 1 && (a.ID != anomalyID("exit_gateways", unixms.From(roundAt(2))) || len(a.Promotions) != 1) {
 				t.Errorf("promoted in place: id %s promotions %v", a.ID, a.Promotions)
 			}
 			for _, ev := range a.Evidence {

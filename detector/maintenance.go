@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nymwatch/nymwatch/internal/unixms"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -33,7 +34,7 @@ func (w *MaintenanceWindow) Empty() bool {
 }
 
 func (w *MaintenanceWindow) activeAt(now int64) bool {
-	return toMs(w.Start) <= now && now < toMs(w.End)
+	return unixms.From(w.Start) <= now && now < unixms.From(w.End)
 }
 
 // maintMark remembers, on an open anomaly, the window it was recorded
@@ -98,7 +99,7 @@ func (d *Detector) applyMaintenance(findings map[string]*finding, now int64) {
 			f.Class = ClassInternal
 			f.Frags = append(f.Frags, maintReason(w))
 			f.Why = []string{whyMaintenance}
-			f.maint = &maintMark{ID: w.ID, Reason: oneLineText(w.Reason), Who: oneLineText(w.Who), End: toMs(w.End)}
+			f.maint = &maintMark{ID: w.ID, Reason: oneLineText(w.Reason), Who: oneLineText(w.Who), End: unixms.From(w.End)}
 			delete(d.holds, comp)
 		case st != nil && st.Maint != nil:
 			m := st.Maint
@@ -106,12 +107,12 @@ func (d *Detector) applyMaintenance(findings map[string]*finding, now int64) {
 				m.Ended = min(m.End, now)
 				for i := range d.maint {
 					if d.maint[i].ID == m.ID {
-						m.Ended = min(toMs(d.maint[i].End), now)
+						m.Ended = min(unixms.From(d.maint[i].End), now)
 					}
 				}
 			}
 			f.Frags = append(f.Frags, fmt.Sprintf("failing since %s during maintenance window %s (ended %s)",
-				fromMs(toMs(st.A.FirstSeen)).Format("2006-01-02 15:04 UTC"), m.ID, fromMs(m.Ended).Format("2006-01-02 15:04 UTC")))
+				unixms.Time(unixms.From(st.A.FirstSeen)).Format("2006-01-02 15:04 UTC"), m.ID, unixms.Time(m.Ended).Format("2006-01-02 15:04 UTC")))
 		}
 	}
 }

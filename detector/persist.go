@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Incremental persistence. The detector remembers which targets changed
@@ -73,7 +75,7 @@ func (c *Changes) TargetRows() ([]TargetRow, error) {
 func (d *Detector) TakeChanges(now time.Time, full bool) (Changes, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c := Changes{SavedAt: fromMs(toMs(now.UTC())), Full: full, Meta: map[string]string{}}
+	c := Changes{SavedAt: unixms.Time(unixms.From(now.UTC())), Full: full, Meta: map[string]string{}}
 	if full {
 		c.targets = make([]targetState, 0, len(d.targets))
 		for _, ts := range d.targets {
@@ -98,7 +100,7 @@ func (d *Detector) TakeChanges(now time.Time, full bool) (Changes, error) {
 			return Changes{}, fmt.Errorf("detector: encode anomaly %s: %w", st.A.ID, err)
 		}
 		c.Anomalies = append(c.Anomalies, AnomalyRow{ID: st.A.ID, Component: comp, Class: string(st.A.Class),
-			LastHealthy: toMs(st.A.LastHealthy), FirstSeen: toMs(st.A.FirstSeen), Detected: toMs(st.A.DetectedAt), State: b})
+			LastHealthy: unixms.From(st.A.LastHealthy), FirstSeen: unixms.From(st.A.FirstSeen), Detected: unixms.From(st.A.DetectedAt), State: b})
 	}
 	for comp, cs := range d.comps {
 		b, err := json.Marshal(cs)
@@ -116,7 +118,7 @@ func (d *Detector) TakeChanges(now time.Time, full bool) (Changes, error) {
 		return nil
 	}
 	c.Meta[metaVersion] = strconv.Itoa(snapshotVersion)
-	c.Meta[metaSavedAt] = strconv.FormatInt(toMs(c.SavedAt), 10)
+	c.Meta[metaSavedAt] = strconv.FormatInt(unixms.From(c.SavedAt), 10)
 	if err := errors.Join(put(metaVantage, d.vantage), put(metaLastIDs, d.lastIDs), put(metaDirectory, d.directory),
 		put(metaOrphans, d.orphans)); err != nil {
 		return Changes{}, err

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // ClusterOptions make several nymwatch instances (vantage points) agree by
@@ -147,18 +149,18 @@ type View struct {
 func (d *Detector) View(now time.Time) View {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v := View{Instance: d.o.Cluster.Self, GeneratedAt: fromMs(toMs(now.UTC())), Targets: make([]TargetView, 0, len(d.targets))}
+	v := View{Instance: d.o.Cluster.Self, GeneratedAt: unixms.Time(unixms.From(now.UTC())), Targets: make([]TargetView, 0, len(d.targets))}
 	for _, ts := range d.targets {
 		if ts.isControl() {
 			continue
 		}
 		sv := d.selfVote(ts)
-		tv := TargetView{ID: ts.Target.ID, State: sv.state.viewState(), LastObserved: fromMs(ts.LastAt)}
+		tv := TargetView{ID: ts.Target.ID, State: sv.state.viewState(), LastObserved: unixms.Time(ts.LastAt)}
 		switch sv.state {
 		case voteFailing:
-			tv.FirstSeen, tv.LastHealthy, tv.Reason, tv.Detail = fromMs(sv.since), fromMs(sv.lastHealthy), sv.reason, sv.detail
+			tv.FirstSeen, tv.LastHealthy, tv.Reason, tv.Detail = unixms.Time(sv.since), unixms.Time(sv.lastHealthy), sv.reason, sv.detail
 		case voteHealthy:
-			tv.LastHealthy, tv.RecoveredAt = fromMs(sv.lastHealthy), fromMs(sv.recovered)
+			tv.LastHealthy, tv.RecoveredAt = unixms.Time(sv.lastHealthy), unixms.Time(sv.recovered)
 		}
 		v.Targets = append(v.Targets, tv)
 	}
@@ -174,7 +176,7 @@ func (d *Detector) PeerView(peer string, v View, at time.Time) {
 		tv := &v.Targets[i]
 		votes[tv.ID] = voteFromView(tv)
 	}
-	atMs := toMs(at.UTC())
+	atMs := unixms.From(at.UTC())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.peers[peer]
@@ -194,7 +196,7 @@ func (d *Detector) PeerView(peer string, v View, at time.Time) {
 // view keeps counting until it is older than StaleAfter; the failure is
 // never evidence about the network.
 func (d *Detector) PeerFailed(peer string, err error, at time.Time) {
-	atMs := toMs(at.UTC())
+	atMs := unixms.From(at.UTC())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.peers[peer]
@@ -278,15 +280,15 @@ type vote struct {
 }
 
 func voteFromView(tv *TargetView) vote {
-	v := vote{lastHealthy: toMs(tv.LastHealthy)}
+	v := vote{lastHealthy: unixms.From(tv.LastHealthy)}
 	switch tv.State {
 	case ViewFailing:
-		v.state, v.since, v.reason, v.detail = voteFailing, toMs(tv.FirstSeen), tv.Reason, tv.Detail
+		v.state, v.since, v.reason, v.detail = voteFailing, unixms.From(tv.FirstSeen), tv.Reason, tv.Detail
 		if v.since == 0 {
 			v.state = voteUnknown // a failure without a start says nothing usable
 		}
 	case ViewHealthy:
-		v.state, v.recovered = voteHealthy, toMs(tv.RecoveredAt)
+		v.state, v.recovered = voteHealthy, unixms.From(tv.RecoveredAt)
 	}
 	return v
 }
@@ -485,7 +487,7 @@ func (d *Detector) peerStatuses() []PeerStatus {
 	out := make([]PeerStatus, 0, len(d.peers))
 	for _, name := range d.o.Cluster.Peers {
 		p := d.peers[name]
-		out = append(out, PeerStatus{Name: name, Up: p.up, LastOK: fromMs(p.LastOK), FailingSince: fromMs(p.FailSince), LastError: p.LastErr})
+		out = append(out, PeerStatus{Name: name, Up: p.up, LastOK: unixms.Time(p.LastOK), FailingSince: unixms.Time(p.FailSince), LastError: p.LastErr})
 	}
 	return out
 }
@@ -656,7 +658,7 @@ func (d *Detector) clusterFindings(out map[string]*finding, now int64) {
 		f := &finding{Component: comp, Kind: compVantage, Arch: ArchCentralized, Source: "cluster",
 			Class: ClassInternal, Title: "Vantage point " + name + " unreachable"}
 		f.Contribs = []contributor{{ID: comp, Since: since, LastHealthy: p.LastOK,
-			Ev: Evidence{TargetID: comp, Reason: "unreachable", Detail: detail, Since: fromMs(since)}}}
+			Ev: Evidence{TargetID: comp, Reason: "unreachable", Detail: detail, Since: unixms.Time(since)}}}
 		f.Frags = []string{fmt.Sprintf("vantage point %s unreachable for {dur}: %s", name, detail),
 			fmt.Sprintf("its view no longer counts: %d of %d vantage points report, quorum %d", reporting, 1+len(c.Peers), c.Quorum)}
 		if reporting < c.Quorum {
@@ -692,7 +694,7 @@ func (d *Detector) pathFinding(vp string, ms []minorityVote, reporting int) *fin
 		} else {
 			detail = joinFrags([]string{detail, "unconfirmed: no other vantage point has seen it since"})
 		}
-		ev := Evidence{TargetID: m.ts.Target.ID, Reason: m.v.reason, Detail: clip(detail, maxDetail), Since: fromMs(m.v.since)}
+		ev := Evidence{TargetID: m.ts.Target.ID, Reason: m.v.reason, Detail: clip(detail, maxDetail), Since: unixms.Time(m.v.since)}
 		if n := m.ts.Target.Node; n != nil {
 			ev.NodeID, ev.Role, ev.Country = n.NodeID, string(n.Role), n.Country
 		}

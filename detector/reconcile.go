@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // Why a contributor left an anomaly.
@@ -55,7 +57,7 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		}
 		st = &anomState{
 			A: Anomaly{ID: id, Component: f.Component, Class: f.Class, Architecture: f.Arch, Source: f.Source,
-				Title: f.Title, LastHealthy: fromMs(lh), FirstSeen: fromMs(first), DetectedAt: fromMs(now)},
+				Title: f.Title, LastHealthy: unixms.Time(lh), FirstSeen: unixms.Time(first), DetectedAt: unixms.Time(now)},
 			Kind:     f.Kind,
 			Contribs: map[string]contribInfo{},
 			dirty:    true,
@@ -73,8 +75,8 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 	// first_seen is the first failing observation of the earliest
 	// contributor that is not background; a late-crossing contributor may
 	// move it earlier (the ID stays).
-	if first, lh := d.front(f.Contribs, crossed); first != 0 && first < toMs(a.FirstSeen) {
-		a.FirstSeen, a.LastHealthy = fromMs(first), fromMs(lh)
+	if first, lh := d.front(f.Contribs, crossed); first != 0 && first < unixms.From(a.FirstSeen) {
+		a.FirstSeen, a.LastHealthy = unixms.Time(first), unixms.Time(lh)
 		st.dirty = true
 	}
 
@@ -130,7 +132,7 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 			// Shrinking: say how large it was at its worst.
 			f.Title = fmt.Sprintf("%s: %d of %d unreachable (at worst %d of %d)", f.TitleOf, f.Count, f.Of, st.Peak, st.PeakOf)
 			f.Frags = append(slices.Clone(f.Frags), fmt.Sprintf("at worst %d of %d (%s) at %s",
-				st.Peak, st.PeakOf, pct(float64(st.Peak)/float64(max(st.PeakOf, 1))), fromMs(st.PeakAt).Format("2006-01-02T15:04:05Z")))
+				st.Peak, st.PeakOf, pct(float64(st.Peak)/float64(max(st.PeakOf, 1))), unixms.Time(st.PeakAt).Format("2006-01-02T15:04:05Z")))
 		}
 		if rank(a.Class) > rank(f.Class) {
 			why = []string{fmt.Sprintf("still %s (decided %s): an anomaly keeps its highest class until it is resolved",
@@ -141,12 +143,12 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 			parts = append(parts, d.backgroundNote(nbg, crossed))
 		}
 		parts = append(parts, why...)
-		text := renderReason(parts, now-toMs(a.FirstSeen))
+		text := renderReason(parts, now-unixms.From(a.FirstSeen))
 		if rank(f.Class) > rank(a.Class) {
-			a.Promotions = append(a.Promotions, Promotion{At: fromMs(now), From: a.Class, To: f.Class, Reason: text})
+			a.Promotions = append(a.Promotions, Promotion{At: unixms.Time(now), From: a.Class, To: f.Class, Reason: text})
 			d.o.Metrics.transition(f.Class, "promoted")
 			a.Class = f.Class
-			a.DetectedAt = fromMs(now)
+			a.DetectedAt = unixms.Time(now)
 			if st.Crossed == 0 && a.Class.Disclosable() {
 				st.Crossed = now
 			}
@@ -174,8 +176,8 @@ func (d *Detector) reconcile(f *finding, now int64) *anomState {
 		if vanished || res == 0 {
 			res = now
 		}
-		res = max(res, toMs(a.FirstSeen))
-		a.ResolvedAt = fromMs(res)
+		res = max(res, unixms.From(a.FirstSeen))
+		a.ResolvedAt = unixms.Time(res)
 		a.Reason = joinFrags([]string{a.Reason, maintResolutionNote(st, resolutionNote(a, left, vanished))})
 		st.dirty = true
 		d.o.Metrics.transition(a.Class, "resolved")

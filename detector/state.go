@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // StateVersion is the version of the persisted form; Restore refuses
@@ -95,7 +97,7 @@ const (
 func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Snapshot{SavedAt: fromMs(toMs(now.UTC())), Version: snapshotVersion, Meta: map[string]string{}}
+	s := Snapshot{SavedAt: unixms.Time(unixms.From(now.UTC())), Version: snapshotVersion, Meta: map[string]string{}}
 	for id, ts := range d.targets {
 		b, err := json.Marshal(ts)
 		if err != nil {
@@ -110,7 +112,7 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 			return Snapshot{}, fmt.Errorf("detector: encode anomaly %s: %w", st.A.ID, err)
 		}
 		s.Anomalies = append(s.Anomalies, AnomalyRow{ID: st.A.ID, Component: comp, Class: string(st.A.Class),
-			LastHealthy: toMs(st.A.LastHealthy), FirstSeen: toMs(st.A.FirstSeen), Detected: toMs(st.A.DetectedAt), State: b})
+			LastHealthy: unixms.From(st.A.LastHealthy), FirstSeen: unixms.From(st.A.FirstSeen), Detected: unixms.From(st.A.DetectedAt), State: b})
 	}
 	for comp, c := range d.comps {
 		b, err := json.Marshal(c)
@@ -130,7 +132,7 @@ func (d *Detector) Snapshot(now time.Time) (Snapshot, error) {
 		return nil
 	}
 	s.Meta[metaVersion] = strconv.Itoa(snapshotVersion)
-	s.Meta[metaSavedAt] = strconv.FormatInt(toMs(s.SavedAt), 10)
+	s.Meta[metaSavedAt] = strconv.FormatInt(unixms.From(s.SavedAt), 10)
 	if err := errors.Join(put(metaVantage, d.vantage), put(metaLastIDs, d.lastIDs), put(metaDirectory, d.directory),
 		put(metaOrphans, d.orphans)); err != nil {
 		return Snapshot{}, err
@@ -175,7 +177,7 @@ func (d *Detector) Restore(s Snapshot) error {
 		}
 		// The INTEGER columns are authoritative for the timestamps.
 		st.A.ID, st.A.Component, st.A.Class = r.ID, r.Component, Class(r.Class)
-		st.A.LastHealthy, st.A.FirstSeen, st.A.DetectedAt = fromMs(r.LastHealthy), fromMs(r.FirstSeen), fromMs(r.Detected)
+		st.A.LastHealthy, st.A.FirstSeen, st.A.DetectedAt = unixms.Time(r.LastHealthy), unixms.Time(r.FirstSeen), unixms.Time(r.Detected)
 		st.A.ResolvedAt = time.Time{}
 		if st.Contribs == nil {
 			st.Contribs = map[string]contribInfo{}

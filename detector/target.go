@@ -6,25 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nymwatch/nymwatch/internal/unixms"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
-// Times inside the detector are UTC unix milliseconds (0 = unknown): the
-// storage precision, so a restored state compares equal to the saved one.
-func toMs(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMs(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
+// Times inside the detector are UTC unix milliseconds (0 = unknown,
+// internal/unixms): the storage precision, so a restored state compares
+// equal to the saved one.
 func msDur(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
 
 // maxDetail bounds a probe's detail kept as evidence.
@@ -409,7 +397,7 @@ func (ts *targetState) startFailing(since, lastHealthy int64) {
 
 // evidence describes the target's current failure.
 func (ts *targetState) evidence(reason, detail string, since int64) Evidence {
-	ev := Evidence{TargetID: ts.Target.ID, Reason: reason, Detail: detail, Since: fromMs(since)}
+	ev := Evidence{TargetID: ts.Target.ID, Reason: reason, Detail: detail, Since: unixms.Time(since)}
 	if n := ts.Target.Node; n != nil {
 		ev.NodeID, ev.Role, ev.Country = n.NodeID, string(n.Role), n.Country
 		if n.Role == probes.RoleMixnode && n.Layer > 0 {

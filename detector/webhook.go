@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nymwatch/nymwatch/internal/unixms"
 )
 
 // The HTTP receiver of these payloads is internal/alertwebhook: this file
@@ -194,8 +196,8 @@ func convertAlert(wa *WebhookAlert, now time.Time, classify func(map[string]stri
 		Status:       wa.Status,
 		Labels:       cloneMap(wa.Labels),
 		Annotations:  boundAnnotations(wa.Annotations),
-		StartsAt:     fromMs(toMs(wa.StartsAt.UTC())),
-		EndsAt:       fromMs(toMs(wa.EndsAt.UTC())),
+		StartsAt:     unixms.Time(unixms.From(wa.StartsAt.UTC())),
+		EndsAt:       unixms.Time(unixms.From(wa.EndsAt.UTC())),
 		GeneratorURL: clip(wa.GeneratorURL, maxLabelLen),
 		ReceivedAt:   now,
 	}
