@@ -60,7 +60,7 @@ func NewServer(t testing.TB) *Server {
 }
 
 // SetStatus makes the server answer code (0: 200 OK).
-func (s *Server) SetStatus(code int) { s.status.Store(int32(code)) }
+func (s *Server) SetStatus(code int) { s.status.Store(int32(code)) } //nolint:gosec // an HTTP status code chosen by the test
 
 // SetRetryAfter sets the Retry-After header of non-200 answers ("" for none).
 func (s *Server) SetRetryAfter(v string) { s.retryAfter.Store(v) }
