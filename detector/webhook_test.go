@@ -1,39 +1,25 @@
 package detector
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
 )
 
 // The webhook's HTTP tests live with the handler in internal/alertwebhook;
-// these builders serve the decoding tests that stay here.
-
-// amPayload builds an Alertmanager v4 webhook body.
-func amPayload(alerts ...map[string]any) []byte {
-	msg := map[string]any{
-		"version": "4", "groupKey": `{}:{alertname="X"}`, "truncatedAlerts": 0, "status": "firing",
-		"receiver": "nymwatch", "groupLabels": map[string]string{}, "commonLabels": map[string]string{},
-		"commonAnnotations": map[string]string{}, "externalURL": "http://am.example:9093", "alerts": alerts,
-	}
-	b, err := json.Marshal(msg)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// these builders (the shared test bodies of internal/testutil) serve the
+// decoding tests that stay here.
+func amPayload(alerts ...map[string]any) []byte { return nwtest.AMPayload(alerts...) }
 
 func amAlert(status string, labels map[string]string, startsAt, endsAt string, fp string) map[string]any {
-	return map[string]any{
-		"status": status, "labels": labels, "annotations": map[string]string{"summary": "something happened"},
-		"startsAt": startsAt, "endsAt": endsAt, "generatorURL": "http://prom.example/graph", "fingerprint": fp,
-	}
+	return nwtest.AMAlert(status, labels, startsAt, endsAt, fp)
 }
 
-const zeroTime = "0001-01-01T00:00:00Z"
+const zeroTime = nwtest.AMZeroTime
 
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()

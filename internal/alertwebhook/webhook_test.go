@@ -3,7 +3,6 @@ package alertwebhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -17,30 +16,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nymwatch/nymwatch/detector"
+	nwtest "github.com/nymwatch/nymwatch/internal/testutil"
 )
 
-// amPayload builds an Alertmanager v4 webhook body.
-func amPayload(alerts ...map[string]any) []byte {
-	msg := map[string]any{
-		"version": "4", "groupKey": `{}:{alertname="X"}`, "truncatedAlerts": 0, "status": "firing",
-		"receiver": "nymwatch", "groupLabels": map[string]string{}, "commonLabels": map[string]string{},
-		"commonAnnotations": map[string]string{}, "externalURL": "http://am.example:9093", "alerts": alerts,
-	}
-	b, err := json.Marshal(msg)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// The webhook bodies are the shared test ones (internal/testutil).
+func amPayload(alerts ...map[string]any) []byte { return nwtest.AMPayload(alerts...) }
 
 func amAlert(status string, labels map[string]string, startsAt, endsAt string, fp string) map[string]any {
-	return map[string]any{
-		"status": status, "labels": labels, "annotations": map[string]string{"summary": "something happened"},
-		"startsAt": startsAt, "endsAt": endsAt, "generatorURL": "http://prom.example/graph", "fingerprint": fp,
-	}
+	return nwtest.AMAlert(status, labels, startsAt, endsAt, fp)
 }
 
-const zeroTime = "0001-01-01T00:00:00Z"
+const zeroTime = nwtest.AMZeroTime
 
 type sinkRecorder struct {
 	mu    sync.Mutex
