@@ -164,8 +164,11 @@ func TestOutageDraftPageConfirm(t *testing.T) {
 		t.Fatalf("draft lacks timestamps: %+v", inc)
 	}
 	// first_seen is the first failing observation: after the fault, before
-	// detection, and after the last healthy one.
-	if inc.FirstSeen.Before(faultAt.Add(-time.Millisecond)) || inc.FirstSeen.After(*inc.DetectedAt) || !inc.LastHealthy.Before(*inc.FirstSeen) {
+	// detection, and after the last healthy one. A probe's time is its start
+	// (in ms): one already in flight when the fault lands (started at most
+	// probes.timeout, 500ms, earlier) sees it, so that much before the fault
+	// is still right.
+	if inc.FirstSeen.Before(faultAt.Add(-500*time.Millisecond)) || inc.FirstSeen.After(*inc.DetectedAt) || !inc.LastHealthy.Before(*inc.FirstSeen) {
 		t.Errorf("timestamps out of order: fault %s last_healthy %s first_seen %s detected %s", faultAt, inc.LastHealthy, inc.FirstSeen, inc.DetectedAt)
 	}
 	if inc.FirstSeen.Sub(faultAt) > 3*time.Second {
