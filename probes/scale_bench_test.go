@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/nymwatch/nymwatch/internal/procstat"
 	"github.com/nymwatch/nymwatch/internal/simnet"
 )
 
@@ -253,11 +254,11 @@ func runScalePhase(b *testing.B, child *scaleChild, targets []*Target, spec scal
 		b.Fatal(err)
 	}
 	s.SetTargets(targets)
-	cpu := func() float64 { return procCPU(spec.pid) }
-	rss := func() int64 { return procPeakRSS(spec.pid) }
+	cpu := func() float64 { return procstat.CPU(spec.pid) }
+	rss := func() int64 { return procstat.PeakRSS(spec.pid) }
 	var heap *heapSampler
 	if spec.self {
-		cpu, rss = processCPU, func() int64 { return procPeakRSS(0) }
+		cpu, rss = processCPU, func() int64 { return procstat.PeakRSS(0) }
 		// Give back what earlier phases left, then restart the high-water
 		// mark from here, so the peak is this phase's.
 		debug.FreeOSMemory()
@@ -503,26 +504,7 @@ func startScaleHelper(b *testing.B, hangPct int) *scaleChild {
 }
 
 // cpu is the child's user+system CPU seconds so far.
-func (c *scaleChild) cpu() float64 { return procCPU(c.pid) }
-
-// procCPU is process pid's user+system CPU seconds so far, from /proc (0
-// elsewhere).
-func procCPU(pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the ")" that ends the command name: state is field 3,
-	// utime and stime are fields 14 and 15, in clock ticks (100/s on Linux).
-	_, rest, ok := strings.Cut(string(raw), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	stt, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + stt) / 100
-}
+func (c *scaleChild) cpu() float64 { return procstat.CPU(c.pid) }
 
 // ---- measurement ----
 
@@ -533,26 +515,6 @@ func processCPU() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// procPeakRSS is process pid's (0: this process's) peak resident set
-// (VmHWM) in bytes, 0 if unknown.
-func procPeakRSS(pid int) int64 {
-	p := "/proc/self/status"
-	if pid != 0 {
-		p = fmt.Sprintf("/proc/%d/status", pid)
-	}
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		return 0
-	}
-	for l := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // resetPeakRSS restarts this process's VmHWM from its current RSS (Linux

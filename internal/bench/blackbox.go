@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nymwatch/nymwatch/internal/blackbox"
+	"github.com/nymwatch/nymwatch/internal/procstat"
 	"github.com/nymwatch/nymwatch/probes"
 )
 
@@ -134,10 +135,10 @@ func measureBlackbox(ctx context.Context, p params, e *env, stderr io.Writer) (*
 		return nil, err
 	}
 	s.SetTargets(targets)
-	cpu0 := procCPU(ex.Pid)
+	cpu0 := procstat.CPU(ex.Pid)
 	s.Start()
 	werr := sleep(ctx, nil, time.Duration(p.bbIntervals)*p.interval)
-	r := &bbResult{intervals: p.bbIntervals, targets: len(targets), cpu: procCPU(ex.Pid) - cpu0, hwmKiB: procHWM(ex.Pid),
+	r := &bbResult{intervals: p.bbIntervals, targets: len(targets), cpu: procstat.CPU(ex.Pid) - cpu0, hwmKiB: procstat.PeakRSS(ex.Pid) >> 10,
 		probes: pr.started.Load(), failed: pr.failed.Load(), scrapeErr: pr.scrapeErr.Load()}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

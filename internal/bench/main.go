@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/nymwatch/nymwatch/internal/blackbox"
+	"github.com/nymwatch/nymwatch/internal/procstat"
 	"github.com/nymwatch/nymwatch/internal/simnet"
 
 	_ "modernc.org/sqlite" // the database's live size
@@ -388,7 +389,7 @@ auth:
 		defer cancel()
 		go st.run(sctx)
 	}
-	cpu0, start, db0 := procCPU(pid), time.Now(), measureDB(ctx, dbPath)
+	cpu0, start, db0 := procstat.CPU(pid), time.Now(), measureDB(ctx, dbPath)
 	prev := m0
 	for range p.intervals {
 		if err := sleep(ctx, done, p.interval); err != nil {
@@ -406,7 +407,7 @@ auth:
 			r.dbMid, r.midAt = measureDB(ctx, dbPath), time.Now()
 		}
 	}
-	r.cpu, r.elapsed, r.db0, r.db1 = procCPU(pid)-cpu0, time.Since(start), db0, measureDB(ctx, dbPath)
+	r.cpu, r.elapsed, r.db0, r.db1 = procstat.CPU(pid)-cpu0, time.Since(start), db0, measureDB(ctx, dbPath)
 	r.endAt = time.Now()
 	r.probes = prev.sums["nymwatch_probes_total"] - m0.sums["nymwatch_probes_total"]
 	r.skipped = prev.sums["nymwatch_probes_skipped_total"] - m0.sums["nymwatch_probes_skipped_total"]
@@ -416,7 +417,7 @@ auth:
 	for i, q := range []float64{0.5, 0.99} {
 		r.lateness[i] = quantile(q, m0.buckets[latenessMetric], prev.buckets[latenessMetric])
 	}
-	r.hwmKiB = procHWM(pid)
+	r.hwmKiB = procstat.PeakRSS(pid) >> 10
 	if st != nil {
 		r.storm = fmt.Sprintf("%d sent, %d accepted, %d refused (429), %d failed", st.sent.Load(), st.accepted.Load(),
 			st.refused.Load(), st.failed.Load())
@@ -601,39 +602,6 @@ func quantile(q float64, start, end map[float64]float64) float64 {
 		return bounds[b]
 	}
 	return lo + (bounds[b]-lo)*(rank-below)/n
-}
-
-// procCPU is process pid's user+system CPU seconds so far.
-func procCPU(pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// utime and stime are fields 14 and 15, after the ")" that ends the
-	// command name; clock ticks, 100/s on Linux.
-	_, rest, ok := strings.Cut(string(raw), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100
-}
-
-// procHWM is process pid's peak RSS in KiB (VmHWM).
-func procHWM(pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // countLines is how many lines of file path contain s.
